@@ -1,0 +1,45 @@
+# srcrel: `make demo` runs the main job end to end on the bundled example corpus;
+# `make test` installs everything the tests need and runs the whole suite.
+PY ?= python3
+VENV := .venv
+STUDIO_VENV := .venv-studio
+BIN := $(VENV)/bin
+DEMO_DIR ?= demo-output
+
+.PHONY: install studio-install browser-install demo test bench lint clean
+
+install: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# Label Studio pins Django, pyarrow and pytz: it lives in its own virtual env.
+studio-install: $(STUDIO_VENV)/.installed
+$(STUDIO_VENV)/.installed:
+	$(PY) -m venv $(STUDIO_VENV)
+	$(STUDIO_VENV)/bin/pip install -q --upgrade pip
+	$(STUDIO_VENV)/bin/pip install -q 'label-studio>=1.23.2,<1.24'
+	touch $@
+
+# Debian's Chromium for the annotator's-path browser tests (never `playwright install`).
+browser-install:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	  else echo "make: Chromium missing: run 'sudo apt-get install chromium chromium-driver'" >&2; exit 1; fi; }
+
+demo: install studio-install
+	$(BIN)/python -m labeling.demo output_dir=$(DEMO_DIR)
+
+test: install studio-install browser-install
+	$(BIN)/python -m pytest
+
+bench: install studio-install
+	$(BIN)/python benchmarks/ingest_benchmark.py
+
+lint: install
+	$(BIN)/python -m ruff check labeling training tests benchmarks
+
+clean:
+	rm -rf $(VENV) $(STUDIO_VENV) .srcrel $(DEMO_DIR)

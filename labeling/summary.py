@@ -1,0 +1,60 @@
+"""What a stage shows a person: a progress bar on a terminal (silent in logs and CI) and a
+one-screen summary at the end."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from labeling.ingest import IngestResult
+
+__all__ = ["progress_bar", "print_ingest_summary", "console"]
+
+console = Console(highlight=False)
+
+
+@contextmanager
+def progress_bar(label: str, *, total: int, mode: str = "auto") -> Iterator[Callable[[], None]]:
+    """Yield an `advance()` callable; draw a bar only on an interactive terminal (or mode=always)."""
+    show = mode == "always" or (mode == "auto" and sys.stderr.isatty())
+    if not show:
+        yield lambda: None
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda: progress.advance(task)
+
+
+def print_ingest_summary(result: IngestResult) -> None:
+    table = Table(title=f"srcrel ingest -> {result.output_dir}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    skipped = sum(result.files_skipped.values())
+    table.add_row("files", f"{result.files_found} found, {result.files_read} read, {skipped} skipped"
+                  + (f" {result.files_skipped}" if skipped else ""))
+    dropped = sum(result.articles_dropped.values())
+    table.add_row("articles", f"{result.articles_read} read = {result.articles_kept} kept + {dropped} dropped"
+                  + (f" {result.articles_dropped}" if dropped else ""))
+    by_lang = ", ".join(f"{lang} {n}" for lang, n in result.sentences_by_lang.items())
+    table.add_row("sentences", f"{result.sentences} ({by_lang}); {result.boilerplate_sentences} flagged boilerplate")
+    if result.reference is not None:
+        ref = result.reference
+        mix = ", ".join(f"{label} {n}" for label, n in ref["label_mix"].items())
+        table.add_row("reference labels", f"{ref['matched']} matched ({mix}); {ref['unmatched_rows']} unmatched rows, "
+                      f"{ref['sentences_without_reference']} sentences without one")
+        for lang, counts in ref["label_mix_by_lang"].items():
+            table.add_row(f"  {lang}", ", ".join(f"{label} {n}" for label, n in counts.items()))
+    table.add_row("problems", f"{len(result.problems)}" + ("" if not result.problems else
+                  f" ({sum(p.action == 'skipped' for p in result.problems)} skipped, "
+                  f"{sum(p.action == 'warned' for p in result.problems)} warnings; see manifest.json)"))
+    table.add_row("outputs", "sentences.jsonl, articles.jsonl, tasks.json, manifest.json"
+                  + (", reference_labels.jsonl" if result.reference is not None else ""))
+    console.print(table)
