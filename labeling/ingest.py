@@ -149,8 +149,16 @@ def _process_file(args: tuple[Path, Path, IngestConfig]) -> tuple[SourceFile, li
             lang, how = config.lang, "config"
         else:
             lang, how = detect_language(article.text, candidates=candidates), "detected"
-        out.append((lang, how, segment_text(article.text, "en" if lang == UNDETERMINED else lang)))
+        spans = segment_text(article.text, "en" if lang == UNDETERMINED else lang)
+        # separators such as "***" or a lone "…" are not sentences; counted, not labeled
+        kept = [(a, b) for a, b in spans if _has_word(article.text[a:b])]
+        out.append((lang, how, kept))
+        source.fragments += len(spans) - len(kept)
     return source, out
+
+
+def _has_word(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
 
 
 def _read_all(paths: list[Path], base: Path, config: IngestConfig) -> tuple[list[SourceFile], list[list[tuple[str, str, list[tuple[int, int]]]]]]:
@@ -302,6 +310,8 @@ def _write_manifest(path: Path, config: IngestConfig, sources: list[SourceFile],
             "sentences": result.sentences,
             "sentences_by_lang": result.sentences_by_lang,
             "boilerplate_sentences": result.boilerplate_sentences,
+            # pieces without a letter or digit ("***", a lone "…"): not sentences, not labeled
+            "fragments_without_words": sum(s.fragments for s in sources),
         },
         "reference": result.reference,
         "files": files,

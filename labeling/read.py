@@ -71,6 +71,7 @@ class SourceFile:
     articles: list[RawArticle] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     rows: int = 0
+    fragments: int = 0
 
     def skip(self, kind: str, message: str, line: int | None = None) -> None:
         self.problems.append(Problem(self.path, line, kind, message, "skipped"))
