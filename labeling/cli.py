@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from labeling.errors import ConfigError, SrcrelError
 
-__all__ = ["main", "STAGES", "CONFIG_DIR", "compose_stage_config", "register_configs"]
+__all__ = ["CONFIG_DIR", "STAGES", "compose_stage_config", "main", "register_configs"]
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 

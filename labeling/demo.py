@@ -16,7 +16,7 @@ from labeling.config import IngestConfig, to_dataclass
 from labeling.ingest import run_ingest
 from labeling.summary import console, print_ingest_summary
 
-__all__ = ["DemoConfig", "run_demo", "run_from_config", "REPO_ROOT"]
+__all__ = ["REPO_ROOT", "DemoConfig", "run_demo", "run_from_config"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,12 +2,12 @@
 file, line or setting at fault and says how to fix it. The CLI prints it as one line, exit 1."""
 
 __all__ = [
-    "SrcrelError",
     "ConfigError",
-    "InputError",
-    "StudioError",
-    "ExportError",
     "DatasetError",
+    "ExportError",
+    "InputError",
+    "SrcrelError",
+    "StudioError",
     "TrainingError",
 ]
 

@@ -26,13 +26,20 @@ from labeling.atomic import staged_output
 from labeling.config import IngestConfig, to_dataclass
 from labeling.errors import ConfigError, InputError
 from labeling.language import UNDETERMINED, check_language_codes, detect_language
-from labeling.read import METADATA_FIELDS, Problem, RawArticle, SourceFile, discover_files, read_file
+from labeling.read import (
+    METADATA_FIELDS,
+    Problem,
+    RawArticle,
+    SourceFile,
+    discover_files,
+    read_file,
+)
 from labeling.reference import match_reference
 from labeling.segment import segment_text
 from labeling.summary import print_ingest_summary, progress_bar
 from labeling.tasks import sentence_to_task
 
-__all__ = ["IngestResult", "run_ingest", "run_from_config", "article_id_for", "sentence_id_for"]
+__all__ = ["IngestResult", "article_id_for", "run_from_config", "run_ingest", "sentence_id_for"]
 
 log = logging.getLogger("srcrel.ingest")
 # Below this much input, starting worker processes costs more than it saves.

@@ -8,7 +8,7 @@ from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBui
 
 from labeling.errors import ConfigError
 
-__all__ = ["detect_language", "check_language_codes", "UNDETERMINED"]
+__all__ = ["UNDETERMINED", "check_language_codes", "detect_language"]
 
 UNDETERMINED = "und"
 # The start of an article settles its language; reading all of it only costs time.

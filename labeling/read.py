@@ -13,10 +13,9 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import charset_normalizer
 import orjson
@@ -25,11 +24,11 @@ import trafilatura
 from labeling.errors import InputError
 from labeling.segment import normalize_text
 
-__all__ = ["RawArticle", "Problem", "SourceFile", "discover_files", "read_file", "FORMATS", "METADATA_FIELDS"]
+__all__ = ["FORMATS", "METADATA_FIELDS", "Problem", "RawArticle", "SourceFile", "discover_files", "read_file"]
 
 FORMATS = {".txt": "text", ".md": "text", ".jsonl": "jsonl", ".csv": "csv", ".html": "html", ".htm": "html"}
 METADATA_FIELDS = ("title", "url", "outlet", "published")
-_HTML_MARKERS = re.compile(r"<(?:!doctype html|html|head|body|div|p|article|span|br|script|meta)\b", re.I)
+_HTML_MARKERS = re.compile(r"<(?:!doctype html|html|head|body|div|p|article|span|br|script|meta)\b", re.IGNORECASE)
 _TITLE_END = re.compile(r"[.!?…:;,]$")
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 csv.field_size_limit(2**31 - 1)
@@ -173,17 +172,18 @@ def _split_title(text: str, *, markdown: bool) -> tuple[str, str]:
 
 def _read_html(text: str, source: SourceFile) -> None:
     doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False, include_tables=False)
-    body = normalize_text(doc.text or "") if doc is not None else ""
+    data: dict[str, Any] = doc if isinstance(doc, dict) else (doc.as_dict() if doc is not None else {})
+    body = normalize_text(data.get("text") or "")
     source.rows = 1
     if not body:
         source.skip("no_text", "no main text found in the HTML: check that it is an article page")
         return
-    title = (doc.title or "").strip()
+    title = (data.get("title") or "").strip()
     if title and body.startswith(title):
         body = body[len(title):].strip()
-    metadata = {k: v for k, v in {"title": title, "url": doc.url or "", "outlet": doc.sitename or "",
-                                  "published": doc.date or ""}.items() if v}
-    source.articles.append(RawArticle(source.path, None, body, metadata=metadata))
+    metadata = {key: str(data.get(name) or "").strip() for key, name in
+                (("title", "title"), ("url", "url"), ("outlet", "sitename"), ("published", "date"))}
+    source.articles.append(RawArticle(source.path, None, body, metadata={k: v for k, v in metadata.items() if v}))
 
 
 def _row_article(row: dict[str, object], source: SourceFile, line: int) -> None:

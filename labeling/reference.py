@@ -55,8 +55,7 @@ def match_reference(path: Path, output_dir: Path) -> dict[str, Any]:
             matched.append({"sentence_id": record["sentence_id"], "label": row["label"],
                             "hard_case": row.get("hard_case"), "lang": record["lang"]})
     with open(output_dir / "reference_labels.jsonl", "wb") as out:
-        for item in matched:
-            out.write(orjson.dumps(item) + b"\n")
+        out.writelines(orjson.dumps(item) + b"\n" for item in matched)
     return {
         "path": str(path),
         "rows": len(rows),

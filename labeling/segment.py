@@ -17,7 +17,7 @@ import unicodedata
 
 import sentencex
 
-__all__ = ["normalize_text", "split_paragraphs", "segment_text", "ABBREVIATIONS"]
+__all__ = ["ABBREVIATIONS", "normalize_text", "segment_text", "split_paragraphs"]
 
 # Line breaks other than "\n" that Unicode and old editors use; all become "\n".
 _LINE_BREAKS = re.compile(r"\r\n|[\r\u2028\u2029\x85\x0b\x0c]")
@@ -28,12 +28,10 @@ _ENDS_CLAUSE = re.compile(r"[.!?…:;]['\"’”»)\]\u00a0 ]*$")
 # Abbreviations (lowercased, without the final period) after which sentencex breaks but should not.
 ABBREVIATIONS: dict[str, frozenset[str]] = {
     "fr": frozenset(
-        "m mm mme mmes mlle mlles dr pr me mgr st ste av apr j.-c cf etc p pp vol chap art al "
-        "env hab min max no n° tél fig éd coll dir trad".split()
+        ["m", "mm", "mme", "mmes", "mlle", "mlles", "dr", "pr", "me", "mgr", "st", "ste", "av", "apr", "j.-c", "cf", "etc", "p", "pp", "vol", "chap", "art", "al", "env", "hab", "min", "max", "no", "n°", "tél", "fig", "éd", "coll", "dir", "trad"]
     ),
     "en": frozenset(
-        "mr mrs ms dr prof gen sen rep gov lt col capt sgt st jr sr inc corp co ltd no vs etc "
-        "jan feb mar apr jun jul aug sep sept oct nov dec fig approx dept est".split()
+        ["mr", "mrs", "ms", "dr", "prof", "gen", "sen", "rep", "gov", "lt", "col", "capt", "sgt", "st", "jr", "sr", "inc", "corp", "co", "ltd", "no", "vs", "etc", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "fig", "approx", "dept", "est"]
     ),
 }
 _LAST_TOKEN = re.compile(r"(\S+)\.$")
@@ -138,7 +136,7 @@ def _continues(previous: str, current: str, abbreviations: frozenset[str]) -> bo
     if first.islower() or first in "-–,;:)]":
         return True
     match = _LAST_TOKEN.search(previous)
-    return bool(match) and match.group(1).lower().lstrip("(«\"“") in abbreviations
+    return match is not None and match.group(1).lower().lstrip("(«\"“") in abbreviations
 
 
 def _split_ellipses(paragraph: str, pieces: list[tuple[int, int]]) -> list[tuple[int, int]]:

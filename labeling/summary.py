@@ -15,7 +15,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from labeling.ingest import IngestResult
 
-__all__ = ["progress_bar", "print_ingest_summary", "console"]
+__all__ = ["console", "print_ingest_summary", "progress_bar"]
 
 console = Console(highlight=False)
 

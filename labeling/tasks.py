@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["sentence_to_task", "TASK_FIELDS"]
+__all__ = ["TASK_FIELDS", "sentence_to_task"]
 
 # data keys of a task; the labeling config refers to $sentence, $prev_sentence, $next_sentence, $title
 TASK_FIELDS = ("sentence_id", "article_id", "index", "sentence", "prev_sentence", "next_sentence", "title", "lang")
