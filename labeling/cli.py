@@ -32,6 +32,8 @@ class Stage:
 STAGES: dict[str, Stage] = {
     "ingest": Stage("ingest", "labeling.ingest:run_from_config", "articles -> sentences.jsonl, tasks.json"),
     "demo": Stage("demo", "labeling.demo:run_from_config", "the whole workflow on the bundled example corpus"),
+    "build": Stage("build", "labeling.build:run_from_config",
+                   "Label Studio export -> agreement, aggregation, dataset, card"),
 }
 
 

@@ -15,7 +15,17 @@ from omegaconf.errors import MissingMandatoryValue, ValidationError
 
 from labeling.errors import ConfigError
 
-__all__ = ["IngestConfig", "register", "to_dataclass"]
+__all__ = [
+    "AggregationConfig",
+    "AgreementConfig",
+    "BuildConfig",
+    "CardConfig",
+    "IngestConfig",
+    "LabelIssuesConfig",
+    "SplitConfig",
+    "register",
+    "to_dataclass",
+]
 
 
 @dataclass
@@ -41,10 +51,81 @@ class IngestConfig:
     reference: str | None = None
 
 
+@dataclass
+class AggregationConfig:
+    # majority | dawid_skene | mace | glad
+    method: str = "majority"
+    # majority ties: unresolved (-> adjudication queue, left out of the dataset) | random | label_order
+    tie_policy: str = "unresolved"
+    # label_order ties: first listed wins; empty = the label set's order
+    label_order: list[str] = field(default_factory=list)
+    # EM iterations of dawid_skene / mace / glad (the expensive part on large exports)
+    n_iter: int = 100
+
+
+@dataclass
+class AgreementConfig:
+    # bootstrap replicates for every CI (0: no CIs); items are resampled with this seed
+    bootstrap_n: int = 1000
+    confidence: float = 0.95
+    # pairs of annotators sharing fewer sentences get no Cohen's kappa
+    min_pair_items: int = 2
+    # sentences with per-item agreement below this go to the adjudication queue
+    adjudication_threshold: float = 0.5
+    # bootstrap threads (0: one per core, at most 8); the CIs do not depend on it
+    threads: int = 0
+    plots: bool = True
+
+
+@dataclass
+class LabelIssuesConfig:
+    enabled: bool = True
+    n_splits: int = 5
+    max_features: int = 50_000
+    max_iter: int = 200
+
+
+@dataclass
+class SplitConfig:
+    validation: float = 0.1
+    test: float = 0.1
+
+
+@dataclass
+class CardConfig:
+    license: str = "other"
+    pretty_name: str = "srcrel source-reliability sentences"
+    # true: the card states that the annotators were simulated (demo data)
+    simulated_annotators: bool = False
+
+
+@dataclass
+class BuildConfig:
+    export: str = MISSING
+    output_dir: str = MISSING
+    # label set name (configs/labels/<name>.yaml) or a path to one; not `labels`: Hydra would
+    # read `labels=...` as a choice in the configs/labels/ folder
+    label_set: str = "default"
+    # JSONL {sentence_id, label}: control answers kept outside Label Studio
+    controls: str | None = None
+    # ingest sentences.jsonl: extra metadata (url, outlet, published) joined by sentence_id
+    sentences: str | None = None
+    # CSV task,label or JSONL {task, label}: adjudicated labels override the aggregate
+    adjudications: str | None = None
+    # the <from_name> of the <Choices> tag in the labeling config
+    from_name: str = "label"
+    seed: int = 0
+    aggregation: AggregationConfig = field(default_factory=AggregationConfig)
+    agreement: AgreementConfig = field(default_factory=AgreementConfig)
+    label_issues: LabelIssuesConfig = field(default_factory=LabelIssuesConfig)
+    splits: SplitConfig = field(default_factory=SplitConfig)
+    card: CardConfig = field(default_factory=CardConfig)
+
+
 def _schemas() -> dict[str, type]:
     from labeling.demo import DemoConfig
 
-    return {"ingest_schema": IngestConfig, "demo_schema": DemoConfig}
+    return {"ingest_schema": IngestConfig, "demo_schema": DemoConfig, "build_schema": BuildConfig}
 
 
 def register() -> None:

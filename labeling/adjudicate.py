@@ -1,0 +1,72 @@
+"""Adjudication hook: pick the sentences a human should settle, and apply their decisions.
+
+The Label Studio round trip (push an adjudication project, pull it) is wired elsewhere; this
+module only decides what goes there and merges the answers back as label_source=adjudicated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+import pandas as pd
+
+from labeling.aggregate import Aggregation
+from labeling.errors import InputError
+
+__all__ = ["apply_adjudications", "read_adjudications", "select_for_adjudication"]
+
+
+def select_for_adjudication(aggregation: Aggregation, agreement: pd.Series, *,
+                            threshold: float) -> pd.DataFrame:
+    """Tasks left tied or whose per-item agreement is below `threshold` (columns task, reason, agreement)."""
+    item = agreement.reindex(aggregation.labels.index)
+    tied = aggregation.labels.isna()
+    low = (item < threshold) & ~tied & (aggregation.label_source != "control")
+    reason = pd.Series(None, index=item.index, dtype=object)
+    reason[low] = "low_agreement"
+    reason[tied] = "tie"
+    picked = reason.notna()
+    return pd.DataFrame({"task": item.index[picked], "reason": reason[picked].to_numpy(),
+                         "agreement": item[picked].to_numpy()}).sort_values(
+        ["agreement", "task"], na_position="first", kind="stable").reset_index(drop=True)
+
+
+def read_adjudications(path: str | Path, *, label_names: Sequence[str]) -> pd.Series:
+    """A table of decisions (CSV with columns task,label or JSONL {task|sentence_id, label})."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"adjudications file {path} not found; pass adjudications=PATH or null")
+    if path.suffix == ".csv":
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        records = frame.rename(columns={"sentence_id": "task"}).to_dict("records")
+        start = 2  # line 1 is the header
+    else:
+        try:
+            records = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"{path}: not JSON lines ({exc}); one {{\"task\": ..., \"label\": ...}} "
+                             "per line") from exc
+        start = 1
+    decisions: dict[str, str] = {}
+    for number, record in enumerate(records, start=start):
+        task = record.get("task", record.get("sentence_id"))
+        label = record.get("label")
+        if not task or label not in label_names:
+            raise InputError(f"{path}:{number}: need a task and a label from {list(label_names)}, "
+                             f"got task={task!r} label={label!r}; fix that row")
+        decisions[str(task)] = str(label)
+    return pd.Series(decisions, name="label", dtype=object).rename_axis("task")
+
+
+def apply_adjudications(aggregation: Aggregation, adjudications: pd.Series) -> Aggregation:
+    """Adjudicated labels override the aggregate (tasks absent from the aggregate are ignored)."""
+    known = adjudications[adjudications.index.isin(aggregation.labels.index)]
+    labels = aggregation.labels.copy()
+    source = aggregation.label_source.copy()
+    labels.loc[known.index] = known.to_numpy()
+    source.loc[known.index] = "adjudicated"
+    return dataclasses.replace(aggregation, labels=labels, label_source=source,
+                               unresolved=labels.index[labels.isna()])

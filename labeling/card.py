@@ -1,0 +1,125 @@
+"""The dataset card (DIR/README.md): Hugging Face YAML metadata, then the figures of report.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+__all__ = ["render_card", "size_category"]
+
+
+def size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                        (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+        if n < limit:
+            return name
+    return "10M<n<100M"
+
+
+def _ci(estimate: dict[str, Any]) -> str:
+    value, low, high = estimate["value"], estimate["ci_low"], estimate["ci_high"]
+    if value is None:
+        return "undefined"
+    if low is None:
+        return f"{value:.3f}"
+    return f"{value:.3f} (95% CI {low:.3f}–{high:.3f})"
+
+
+def render_card(report: dict[str, Any], *, license: str, pretty_name: str,
+                simulated_annotators: bool) -> str:
+    data, agreement = report["dataset"], report["agreement"]
+    meta = {
+        "language": data["languages"] or ["und"],
+        "license": license,
+        "pretty_name": pretty_name,
+        "size_categories": [size_category(data["rows"])],
+        "task_categories": ["text-classification"],
+        "tags": ["srcrel", "source-reliability", "news"],
+    }
+    lines = ["---", yaml.safe_dump(meta, sort_keys=True, allow_unicode=True).rstrip(), "---", "",
+             f"# {pretty_name}", ""]
+    if simulated_annotators:
+        lines += [("> **The annotators of this dataset were simulated** (seeded confusion matrices "
+                   "applied to reference labels). Its agreement figures describe the simulation, "
+                   "not human judgement. Do not use it as human-labelled data."), ""]
+    lines += [(f"{data['rows']} news sentences labelled {', '.join(report['labels'])} by "
+               f"{agreement['annotators']} annotators, built by srcrel {report['srcrel_version']} "
+               "from a Label Studio export."), ""]
+    lines += _distribution(report) + _agreement(report) + _aggregation(report)
+    lines += ["## Known limitations", ""]
+    lines += [f"- {item}" for item in _limitations(report)]
+    return "\n".join(lines) + "\n"
+
+
+def _distribution(report: dict[str, Any]) -> list[str]:
+    splits = report["dataset"]["splits"]
+    lines = ["## Label distribution", "", "| label | train | validation | test | all |",
+             "|---|---|---|---|---|"]
+    for label in report["labels"]:
+        counts = [splits[s]["labels"].get(label, 0) for s in ("train", "validation", "test")]
+        lines.append(f"| {label} | {' | '.join(map(str, counts))} | {sum(counts)} |")
+    sizes = ", ".join(f"{s} {splits[s]['rows']} sentences / {splits[s]['articles']} articles"
+                      for s in ("train", "validation", "test"))
+    return [*lines, "", ("Splits are grouped by article (no article in two splits) and stratified "
+                         f"by label as far as grouping allows: {sizes}."), ""]
+
+
+def _agreement(report: dict[str, Any]) -> list[str]:
+    agreement = report["agreement"]
+    fleiss = agreement["fleiss_kappa"]
+    lines = ["## Agreement", "",
+             (f"Over {agreement['items']} sentences and {agreement['annotations']} annotations "
+              f"({agreement['bootstrap_n']} bootstrap resamples of sentences, seed "
+              f"{report['settings']['seed']}):"), "",
+             f"- Observed agreement (mean share of agreeing pairs): {_ci(agreement['observed'])}",
+             f"- Krippendorff's α (nominal): {_ci(agreement['krippendorff_alpha'])}",
+             (f"- Fleiss' κ ({fleiss['n_items']} sentences with exactly "
+              f"{agreement['fleiss_coverage']} labels): {_ci(fleiss)}")]
+    lines += [f"- α for {label} vs the rest: {_ci(est)}"
+              for label, est in agreement["per_label_alpha"].items()]
+    return [*lines, "", ("Pairwise Cohen's κ: `plots/pairwise_kappa.png`; each annotator against "
+                         "the consensus: `plots/confusion_vs_consensus.png`; all figures: "
+                         "`report.json`."), ""]
+
+
+def _aggregation(report: dict[str, Any]) -> list[str]:
+    aggregation = report["aggregation"]
+    method = aggregation["method"]
+    if method == "majority":
+        method += f" (ties: {aggregation['tie_policy']})"
+    sources = ", ".join(f"{k} {v}" for k, v in aggregation["label_sources"].items())
+    versions = ", ".join(f"`{v}` ({n} sentences)" for v, n in report["guidelines_versions"].items())
+    return ["## Annotation and aggregation", "",
+            f"- Annotators: {report['agreement']['annotators']}",
+            f"- Aggregation: {method}",
+            f"- Label sources: {sources}",
+            f"- Guidelines version(s): {versions or 'unknown'}",
+            f"- Export sha256: `{report['export']['sha256']}`",
+            f"- Dataset fingerprint: `{report['dataset']['fingerprint']}`",
+            ("- `soft_label` holds each sentence's label distribution over annotators; "
+             "`annotations` the individual answers (annotator ids only, no names or emails)."), ""]
+
+
+def _limitations(report: dict[str, Any]) -> list[str]:
+    aggregation, rec = report["aggregation"], report["export"]["reconciliation"]
+    items = []
+    if aggregation["unresolved"]:
+        items.append(f"{aggregation['unresolved']} tied sentences were left out (sent to "
+                     "adjudication, `adjudication_queue.csv`).")
+    dropped = {k: v for k, v in rec["dropped"].items() if v}
+    if dropped:
+        items.append(f"{sum(dropped.values())} of {rec['exported']} exported annotations were not "
+                     "used: " + ", ".join(f"{k} {v}" for k, v in dropped.items()) + ".")
+    if len(report["guidelines_versions"]) > 1:
+        items.append("Sentences were labelled under several guidelines versions.")
+    if report["dataset"]["single_annotation_rows"]:
+        items.append(f"{report['dataset']['single_annotation_rows']} sentences have a single "
+                     "annotation (agreement is undefined for them).")
+    issues = report["label_issues"]
+    if issues["flagged"]:
+        items.append(f"{issues['flagged']} sentences look mislabelled to a cross-validated text "
+                     "classifier (`label_issues.csv`); they were not changed.")
+    items.append("Label boundaries (sourced / opinion / unverifiable) involve judgement; see the "
+                 "agreement figures before treating labels as ground truth.")
+    return items
