@@ -37,6 +37,7 @@ test: install studio-install browser-install
 
 bench: install studio-install
 	$(BIN)/python benchmarks/ingest_benchmark.py
+	$(BIN)/python benchmarks/push_benchmark.py
 
 lint: install
 	$(BIN)/python -m ruff check labeling training tests benchmarks

@@ -31,10 +31,16 @@ class Stage:
 
 STAGES: dict[str, Stage] = {
     "ingest": Stage("ingest", "labeling.ingest:run_from_config", "articles -> sentences.jsonl, tasks.json"),
+    "studio": Stage("studio", "labeling.server:run_from_config", "up | down | status of the local Label Studio"),
+    "push": Stage("push", "labeling.push:run_from_config", "ingest output -> Label Studio project (idempotent)"),
+    "pull": Stage("pull", "labeling.pull:run_from_config", "Label Studio project -> raw export + sidecar"),
     "demo": Stage("demo", "labeling.demo:run_from_config", "the whole workflow on the bundled example corpus"),
     "build": Stage("build", "labeling.build:run_from_config",
                    "Label Studio export -> agreement, aggregation, dataset, card"),
 }
+
+# stages whose first bare word is a setting: `srcrel studio up` means `srcrel studio action=up`
+_ACTION_STAGES = {"studio": "action"}
 
 
 def register_configs() -> None:
@@ -107,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"srcrel {__version__}")
         return
     name, rest = args[0], args[1:]
+    if name in _ACTION_STAGES and rest and "=" not in rest[0] and not rest[0].startswith("-"):
+        rest = [f"{_ACTION_STAGES[name]}={rest[0]}", *rest[1:]]
     if name not in STAGES:
         print(f"srcrel: error: unknown stage {name!r}; choose one of: {', '.join(STAGES)}",
               file=sys.stderr)

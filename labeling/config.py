@@ -20,9 +20,15 @@ __all__ = [
     "AgreementConfig",
     "BuildConfig",
     "CardConfig",
+    "ControlSettings",
     "IngestConfig",
     "LabelIssuesConfig",
+    "ProjectSettings",
+    "PullConfig",
+    "PushConfig",
     "SplitConfig",
+    "StudioConfig",
+    "StudioSettings",
     "register",
     "to_dataclass",
 ]
@@ -122,10 +128,82 @@ class BuildConfig:
     card: CardConfig = field(default_factory=CardConfig)
 
 
+@dataclass
+class StudioSettings:
+    """Where Label Studio runs. LABEL_STUDIO_URL + LABEL_STUDIO_API_KEY in the environment select
+    an external server instead of the managed one (the key never lives in a config)."""
+
+    # empty: LABEL_STUDIO_URL if set, else the managed server at http://127.0.0.1:<port>
+    url: str = ""
+    port: int = 8089
+    data_dir: str = ".srcrel/studio"
+    # empty: <repo>/.venv-studio/bin/label-studio (made by `make`)
+    executable: str = ""
+    # seconds to wait for /health on `studio up` (the first start runs migrations: ~25 s)
+    start_timeout: float = 180.0
+
+
+@dataclass
+class StudioConfig:
+    action: str = "status"  # up | down | status
+    studio: StudioSettings = field(default_factory=StudioSettings)
+
+
+@dataclass
+class ProjectSettings:
+    name: str = MISSING
+    # overlap k: how many annotators label each sentence
+    maximum_annotations: int = 1
+    show_skip_button: bool = True
+
+
+@dataclass
+class ControlSettings:
+    # JSONL of {sentence_id, label} (or {text, label}) with known answers; empty: the input dir's
+    # reference_labels.jsonl (written by `srcrel ingest reference=...`) if there is one
+    reference: str = ""
+    # share of the pushed sentences used as controls (taken among those with a known label)
+    fraction: float = 0.0
+    seed: int = 0
+
+
+@dataclass
+class PushConfig:
+    input: str = MISSING
+    project: ProjectSettings = field(default_factory=ProjectSettings)
+    label_set: str = "default"
+    guidelines: str = "docs/guidelines.md"
+    controls: ControlSettings = field(default_factory=ControlSettings)
+    # emails of annotator accounts to create (managed server: passwords in 0600 files)
+    annotators: list[str] = field(default_factory=list)
+    # empty: a hash of tasks.json, so a re-run of the same input keeps the same batch id
+    batch: str = ""
+    chunk_size: int = 50_000
+    # seconds per import request before srcrel re-checks the server and retries
+    timeout: float = 600.0
+    retries: int = 3
+    # ledger of imported sentence_ids, control answers; one folder per project name
+    state_dir: str = ".srcrel/push"
+    # auto: a progress bar only on an interactive terminal; always; never
+    progress: str = "auto"
+    studio: StudioSettings = field(default_factory=StudioSettings)
+
+
+@dataclass
+class PullConfig:
+    project: ProjectSettings = field(default_factory=ProjectSettings)
+    output_dir: str = MISSING
+    only_with_annotations: bool = True
+    # seconds to wait for the export snapshot to complete
+    timeout: float = 600.0
+    studio: StudioSettings = field(default_factory=StudioSettings)
+
+
 def _schemas() -> dict[str, type]:
     from labeling.demo import DemoConfig
 
-    return {"ingest_schema": IngestConfig, "demo_schema": DemoConfig, "build_schema": BuildConfig}
+    return {"ingest_schema": IngestConfig, "demo_schema": DemoConfig, "build_schema": BuildConfig,
+            "studio_schema": StudioConfig, "push_schema": PushConfig, "pull_schema": PullConfig}
 
 
 def register() -> None:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from labeling.config import StudioSettings
+from labeling.server import start_server, stop_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = (REPO_ROOT.parent / "shared" / "data").resolve()
@@ -17,3 +24,54 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"needs ../shared/data/{'/'.join(parts)} (real third-party data, not in the repository)")
     return path
+
+
+STUDIO_EXECUTABLE = REPO_ROOT / ".venv-studio" / "bin" / "label-studio"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def studio_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioSettings]:
+    """A managed Label Studio in a fresh data dir on a free port, stopped at the end."""
+    if not STUDIO_EXECUTABLE.is_file():
+        pytest.fail(f"{STUDIO_EXECUTABLE} missing: run `make` to create .venv-studio")
+    for var in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"):
+        os.environ.pop(var, None)  # the managed server, not a developer's own
+    settings = StudioSettings(port=free_port(), data_dir=str(tmp_path_factory.mktemp("studio")),
+                              executable=str(STUDIO_EXECUTABLE))
+    start_server(settings)
+    yield settings
+    stop_server(settings)
+
+
+def write_ingest_dir(path: Path, n: int, *, prefix: str = "s", texts: dict[int, str] | None = None) -> Path:
+    """An ingest-shaped output dir (sentences.jsonl + tasks.json) with N sentences."""
+    path.mkdir(parents=True, exist_ok=True)
+    texts = texts or {}
+    sentences, tasks = [], []
+    for i in range(n):
+        text = texts.get(i, f"Sentence {i} of the test corpus, said the minister.")
+        sid = f"{prefix}{i:06d}"
+        sentences.append({"sentence_id": sid, "article_id": f"a{i // 20}", "index": i % 20, "text": text,
+                          "char_start": 0, "char_end": len(text), "lang": "en",
+                          "prev_text": f"Before {i}.", "next_text": f"After {i}.", "title": f"Article {i // 20}",
+                          "url": "", "outlet": "test", "published": "", "source": "test", "boilerplate": False})
+        tasks.append({"data": {"sentence_id": sid, "article_id": f"a{i // 20}", "index": i % 20,
+                               "sentence": text, "prev_sentence": f"Before {i}.",
+                               "next_sentence": f"After {i}.", "title": f"Article {i // 20}", "lang": "en"}})
+    (path / "sentences.jsonl").write_text("".join(json.dumps(s) + "\n" for s in sentences), encoding="utf-8")
+    (path / "tasks.json").write_text(json.dumps(tasks), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def ingest_dir(tmp_path: Path) -> Callable[..., Path]:
+    def make(n: int, **kwargs: object) -> Path:
+        return write_ingest_dir(tmp_path / f"ingest-{n}", n, **kwargs)  # type: ignore[arg-type]
+
+    return make

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from labeling.cli import STAGES, compose_stage_config
+from labeling.cli import STAGES, compose_stage_config, main
+from labeling.config import PullConfig, PushConfig, StudioConfig, to_dataclass
+from labeling.errors import ConfigError
 from tests.conftest import EXAMPLES, REPO_ROOT
 
 
@@ -66,3 +68,33 @@ def test_every_stage_config_composes(stage: str) -> None:
 
 def test_config_dir_is_the_repository_configs() -> None:
     assert (REPO_ROOT / "configs" / "ingest.yaml").exists()
+
+
+def test_studio_push_pull_configs_compose_with_the_shared_studio_block() -> None:
+    studio = to_dataclass(compose_stage_config("studio", ["action=up", "studio.port=9001"]), StudioConfig)
+    assert (studio.action, studio.studio.port, studio.studio.data_dir) == ("up", 9001, ".srcrel/studio")
+    push = to_dataclass(compose_stage_config("push", ["input=d", "project.name=p", "annotators=[a@b.c]",
+                                                      "controls.fraction=0.05", "label_set=checkthat"]),
+                        PushConfig)
+    assert (push.studio.port, push.annotators, push.label_set) == (8089, ["a@b.c"], "checkthat")
+    pull = to_dataclass(compose_stage_config("pull", ["project.name=p", "output_dir=o"]), PullConfig)
+    assert pull.only_with_annotations and pull.studio.port == 8089
+    assert {"studio", "push", "pull"} <= set(STAGES)
+
+
+def test_missing_project_name_is_named() -> None:
+    with pytest.raises(ConfigError, match="project.name"):
+        to_dataclass(compose_stage_config("pull", ["output_dir=o"]), PullConfig)
+
+
+def test_misspelled_key_fails_fast(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["push", "input=d", "project.name=p", "chunk_sise=5"])
+    assert exc.value.code == 1 and "chunk_sise" in capsys.readouterr().err
+
+
+def test_bare_word_after_studio_is_the_action(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["studio", "sideways", "hydra.run.dir=/tmp/srcrel-test-run", "hydra.output_subdir=null"])
+    assert exc.value.code == 1
+    assert "unknown action 'sideways'" in capsys.readouterr().err
