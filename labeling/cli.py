@@ -33,6 +33,8 @@ STAGES: dict[str, Stage] = {
     "ingest": Stage("ingest", "labeling.ingest:run_from_config", "articles -> sentences.jsonl, tasks.json"),
     "studio": Stage("studio", "labeling.server:run_from_config", "up | down | status of the local Label Studio"),
     "push": Stage("push", "labeling.push:run_from_config", "ingest output -> Label Studio project (idempotent)"),
+    "simulate": Stage("simulate", "labeling.simulate_campaign:run_from_config",
+                      "simulated annotators label a project through the API (demo, pipeline tests)"),
     "pull": Stage("pull", "labeling.pull:run_from_config", "Label Studio project -> raw export + sidecar"),
     "demo": Stage("demo", "labeling.demo:run_from_config", "the whole workflow on the bundled example corpus"),
     "build": Stage("build", "labeling.build:run_from_config",

@@ -26,6 +26,8 @@ __all__ = [
     "ProjectSettings",
     "PullConfig",
     "PushConfig",
+    "SimulateConfig",
+    "SimulatedAnnotator",
     "SplitConfig",
     "StudioConfig",
     "StudioSettings",
@@ -190,6 +192,30 @@ class PushConfig:
 
 
 @dataclass
+class SimulatedAnnotator:
+    email: str = MISSING
+    # probability of giving the reference label; errors spread by a seeded draw
+    accuracy: float = 0.8
+
+
+@dataclass
+class SimulateConfig:
+    project: ProjectSettings = field(default_factory=ProjectSettings)
+    # reference_labels.jsonl ({sentence_id, label}) written by `srcrel ingest reference=...`
+    reference: str = MISSING
+    annotators: list[SimulatedAnnotator] = field(default_factory=lambda: [
+        SimulatedAnnotator("sim-annotator-1@srcrel.local", 0.9),
+        SimulatedAnnotator("sim-annotator-2@srcrel.local", 0.8),
+        SimulatedAnnotator("sim-annotator-3@srcrel.local", 0.7),
+    ])
+    label_set: str = "default"
+    seed: int = 0
+    state_dir: str = ".srcrel/push"
+    progress: str = "auto"
+    studio: StudioSettings = field(default_factory=StudioSettings)
+
+
+@dataclass
 class PullConfig:
     project: ProjectSettings = field(default_factory=ProjectSettings)
     output_dir: str = MISSING
@@ -203,7 +229,8 @@ def _schemas() -> dict[str, type]:
     from labeling.demo import DemoConfig
 
     return {"ingest_schema": IngestConfig, "demo_schema": DemoConfig, "build_schema": BuildConfig,
-            "studio_schema": StudioConfig, "push_schema": PushConfig, "pull_schema": PullConfig}
+            "studio_schema": StudioConfig, "push_schema": PushConfig, "pull_schema": PullConfig,
+            "simulate_schema": SimulateConfig}
 
 
 def register() -> None:

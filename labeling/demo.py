@@ -1,22 +1,38 @@
 """`srcrel demo`: the main job end to end on the bundled example corpus (`make demo`).
 
-Each step calls the same plain function a user's `srcrel STAGE ...` command calls, with outputs
-under `output_dir` (default `demo-output/`).
+ingest -> Label Studio (managed server, or yours via LABEL_STUDIO_URL) -> push -> three simulated
+annotators answer through the API -> pull -> build (agreement, aggregation, dataset, card).
+Each step calls the same plain function as the matching `srcrel STAGE ...` command, with
+outputs under `output_dir` (default `demo-output/`).
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 from omegaconf import DictConfig
 
-from labeling.config import IngestConfig, to_dataclass
+from labeling.config import (
+    AggregationConfig,
+    BuildConfig,
+    CardConfig,
+    ControlSettings,
+    IngestConfig,
+    ProjectSettings,
+    PullConfig,
+    PushConfig,
+    SimulateConfig,
+    StudioSettings,
+    to_dataclass,
+)
 from labeling.ingest import run_ingest
-from labeling.summary import console, print_ingest_summary
+from labeling.summary import console, print_agreement_summary, print_ingest_summary
 
-__all__ = ["REPO_ROOT", "DemoConfig", "run_demo", "run_from_config"]
+__all__ = ["DemoConfig", "run_demo", "run_from_config", "REPO_ROOT"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +42,12 @@ class DemoConfig:
     output_dir: str = "demo-output"
     articles: str = str(REPO_ROOT / "examples" / "articles")
     reference: str = str(REPO_ROOT / "examples" / "reference_labels.jsonl")
+    project: str = "srcrel-demo"
+    # overlap k: every sentence is labeled by this many of the simulated annotators
+    overlap: int = 3
+    control_fraction: float = 0.1
+    aggregation: str = "dawid_skene"
+    studio: StudioSettings = field(default_factory=StudioSettings)
 
 
 def run_from_config(cfg: DictConfig) -> None:
@@ -33,12 +55,76 @@ def run_from_config(cfg: DictConfig) -> None:
 
 
 def run_demo(config: DemoConfig) -> None:
+    from labeling.build import run_build
+    from labeling.pull import pull_export
+    from labeling.push import push_tasks
+    from labeling.server import credentials_path, start_server
+    from labeling.simulate_campaign import run_simulation
+
     out = Path(config.output_dir)
     console.rule("[bold]1. ingest the example corpus")
     ingested = run_ingest(IngestConfig(input=config.articles, output_dir=str(out / "ingest"),
                                        reference=config.reference))
     print_ingest_summary(ingested)
-    console.print(f"\nDemo outputs are in {out.resolve()}")
+
+    console.rule("[bold]2. Label Studio")
+    external = bool(config.studio.url or os.environ.get("LABEL_STUDIO_URL"))
+    if external:
+        console.print("using your Label Studio (LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY)")
+    else:
+        creds = start_server(config.studio)
+        console.print(f"managed Label Studio up at http://127.0.0.1:{config.studio.port} "
+                      f"(data in {Path(config.studio.data_dir).resolve()})\nadmin login: {creds.resolve()}")
+    sim = SimulateConfig(project=ProjectSettings(name=config.project), reference=str(out / "ingest" / "reference_labels.jsonl"),
+                         studio=config.studio, progress="never")
+    pushed = push_tasks(PushConfig(
+        input=str(out / "ingest"), project=ProjectSettings(name=config.project, maximum_annotations=config.overlap),
+        guidelines=str(REPO_ROOT / "docs" / "guidelines.md"), controls=ControlSettings(fraction=config.control_fraction),
+        annotators=[a.email for a in sim.annotators], studio=config.studio, progress="never"))
+    console.print(f"project {config.project!r}: {pushed.url}/projects/{pushed.project_id} - {pushed.imported} task(s) "
+                  f"imported, {pushed.total - pushed.imported} already there; overlap {config.overlap}; "
+                  f"guidelines version {pushed.guidelines_version}")
+    if external:
+        console.print("simulated annotators need the managed server: label the project yourself, then run "
+                      f"`srcrel pull project.name={config.project} output_dir=...` and `srcrel build ...`")
+        return
+
+    console.rule("[bold]3. three simulated annotators label every sentence through the API")
+    simulated = run_simulation(sim)
+    for annotator in sim.annotators:
+        console.print(f"{annotator.email}: accuracy {annotator.accuracy:.2f} on the reference labels "
+                      f"(confusion matrix seeded, in the dataset card)")
+    console.print(f"{simulated.annotations_created} annotation(s) created, {simulated.already_done} already there")
+
+    console.rule("[bold]4. pull the raw export and build the dataset")
+    pulled = pull_export(PullConfig(project=ProjectSettings(name=config.project), output_dir=str(out / "exports"),
+                                    studio=config.studio))
+    console.print(f"export: {pulled.export_path} ({pulled.size:,} bytes, sha256 in {pulled.meta_path.name})")
+    built = run_build(BuildConfig(
+        export=str(pulled.export_path), output_dir=str(out / "dataset"),
+        controls=str(pushed.controls_path) if pushed.controls_path else None,
+        sentences=str(out / "ingest" / "sentences.jsonl"),
+        aggregation=AggregationConfig(method=config.aggregation),
+        card=CardConfig(simulated_annotators=True)))
+    report = built.report
+    rec = report["export"]["reconciliation"]
+    console.print(f"annotations: {rec}")
+    print_agreement_summary(report, title=f"agreement of the simulated annotators ({report['agreement']['items']} sentences)")
+    splits = ", ".join(f"{name} {s['rows']} ({s['articles']} articles)" for name, s in report["dataset"]["splits"].items())
+    console.print(f"dataset: {built.rows} sentences, labels by {report['aggregation']['method']}; {splits}\n"
+                  f"fingerprint {built.fingerprint}: {(out / 'dataset').resolve()} (card: README.md, figures: report.json)")
+
+    console.rule("[bold]done")
+    if not external:
+        console.print(f"Label Studio keeps running at http://127.0.0.1:{config.studio.port} - log in with the admin "
+                      f"account in {credentials_path(config.studio).resolve()} (or an annotator's file in "
+                      f"{(Path(config.studio.data_dir) / 'annotators').resolve()}).\n"
+                      "Stop it with: .venv/bin/srcrel studio down")
+    console.print(f"Demo outputs are in {out.resolve()}")
+    (out / "demo-summary.json").write_bytes(orjson.dumps({
+        "dataset_fingerprint": built.fingerprint, "sentences": built.rows,
+        "agreement": report["agreement"]["krippendorff_alpha"], "simulated_confusions": simulated.confusions,
+    }, option=orjson.OPT_INDENT_2))
 
 
 if __name__ == "__main__":  # `python -m labeling.demo key=value ...` == `srcrel demo key=value ...`

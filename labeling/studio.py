@@ -28,6 +28,7 @@ from labeling.server import Connection, read_user_info, run_manage_command
 __all__ = [
     "Project",
     "UncertainImport",
+    "annotate",
     "User",
     "connect",
     "count_tasks",
@@ -276,3 +277,14 @@ def set_user_password(settings: StudioSettings, email: str, password: str) -> No
 def get_user_token(settings: StudioSettings, email: str) -> str:
     """Managed server only: the user's legacy API token (`label-studio user --username EMAIL`)."""
     return str(read_user_info(settings, email)["token"])
+
+
+def annotate(client: LabelStudio, task_id: int, *, from_name: str, to_name: str, choice: str,
+             lead_time: float) -> int:
+    """Submit one single-choice annotation as the client's own user; returns the annotation id."""
+    result = [{"from_name": from_name, "to_name": to_name, "type": "choices", "origin": "manual",
+               "value": {"choices": [choice]}}]
+    with studio_errors(_url(client), f"annotating task {task_id}"):
+        created = client.annotations.create(task_id, result=result, lead_time=lead_time,
+                                            request_options=RequestOptions(max_retries=0))
+    return int(created.id or 0)

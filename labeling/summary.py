@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -15,7 +15,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from labeling.ingest import IngestResult
 
-__all__ = ["console", "print_ingest_summary", "progress_bar"]
+__all__ = ["console", "print_agreement_summary", "print_ingest_summary", "progress_bar"]
 
 console = Console(highlight=False)
 
@@ -58,3 +58,39 @@ def print_ingest_summary(result: IngestResult) -> None:
     table.add_row("outputs", "sentences.jsonl, articles.jsonl, tasks.json, manifest.json"
                   + (", reference_labels.jsonl" if result.reference is not None else ""))
     console.print(table)
+
+
+def _ci(estimate: dict[str, Any]) -> str:
+    value, low, high = estimate.get("value"), estimate.get("ci_low"), estimate.get("ci_high")
+    if value is None or value != value:  # NaN: not computable on this data
+        return "n/a"
+    if low is None or low != low:
+        return f"{value:.3f}"
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def print_agreement_summary(report: dict[str, Any], *, title: str) -> None:
+    """The agreement figures of a build's report.json, with their bootstrap CIs."""
+    agreement = report["agreement"]
+    pct = int(round(agreement["confidence"] * 100))
+    table = Table(title=title, title_justify="left")
+    table.add_column("measure", style="bold")
+    table.add_column(f"estimate [{pct}% CI]")
+    table.add_column("items", justify="right")
+    rows = [("observed agreement", agreement["observed"]),
+            ("Krippendorff's alpha (nominal)", agreement["krippendorff_alpha"]),
+            ("Fleiss' kappa (equal coverage)", agreement["fleiss_kappa"])]
+    rows += [(f"alpha, {label} vs rest", est) for label, est in agreement["per_label_alpha"].items()]
+    rows += [(f"Cohen's kappa {p['worker_a']} / {p['worker_b']}", p) for p in agreement["pairwise_cohen_kappa"]]
+    for name, estimate in rows:
+        table.add_row(name, _ci(estimate), str(estimate.get("n_items", "")))
+    console.print(table)
+    annotators = Table(title="annotators", title_justify="left")
+    for column in ("worker", "items", "median lead time (s)", "control accuracy", "agreement with consensus"):
+        annotators.add_column(column)
+    for row in report["annotators"]:
+        def fmt(value: Any, spec: str = ".3f") -> str:
+            return "n/a" if value is None else format(value, spec)
+        annotators.add_row(str(row["worker"]), str(row.get("items", "")), fmt(row.get("median_lead_time"), ".1f"),
+                           fmt(row.get("control_accuracy")), fmt(row.get("consensus_agreement")))
+    console.print(annotators)
