@@ -74,7 +74,11 @@ def compose_stage_config(stage: str, overrides: list[str]) -> Any:
     """Compose a stage's config the way the CLI does, for tests and for checking overrides."""
     from hydra import compose, initialize_config_dir
 
+    from hydra.core.global_hydra import GlobalHydra
+
     register_configs()
+    if GlobalHydra.instance().is_initialized():  # inside a running stage (the demo): same config dir
+        return compose(config_name=STAGES[stage].config_name, overrides=overrides)
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose(config_name=STAGES[stage].config_name, overrides=overrides)
 

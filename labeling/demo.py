@@ -47,6 +47,9 @@ class DemoConfig:
     overlap: int = 3
     control_fraction: float = 0.1
     aggregation: str = "dawid_skene"
+    # baselines trained on the demo dataset (configs/model/<name>.yaml); empty: skip training
+    models: list[str] = field(default_factory=lambda: [
+        "majority", "cue_rules", "tfidf_logreg", "tfidf_svm", "tfidf_nb", "embed_logreg", "ensemble"])
     studio: StudioSettings = field(default_factory=StudioSettings)
 
 
@@ -114,6 +117,10 @@ def run_demo(config: DemoConfig) -> None:
     console.print(f"dataset: {built.rows} sentences, labels by {report['aggregation']['method']}; {splits}\n"
                   f"fingerprint {built.fingerprint}: {(out / 'dataset').resolve()} (card: README.md, figures: report.json)")
 
+    if config.models:
+        console.rule("[bold]5. baselines on the demo dataset")
+        _train_baselines(out, config.models)
+
     console.rule("[bold]done")
     if not external:
         console.print(f"Label Studio keeps running at http://127.0.0.1:{config.studio.port} - log in with the admin "
@@ -125,6 +132,33 @@ def run_demo(config: DemoConfig) -> None:
         "dataset_fingerprint": built.fingerprint, "sentences": built.rows,
         "agreement": report["agreement"]["krippendorff_alpha"], "simulated_confusions": simulated.confusions,
     }, option=orjson.OPT_INDENT_2))
+
+
+def _train_baselines(out: Path, models: list[str]) -> None:
+    from omegaconf import OmegaConf
+    from rich.table import Table
+
+    from labeling.cli import compose_stage_config
+    from training.config import ReportConfig, TrainConfig
+    from training.report import run_report
+    from training.train import run_train
+
+    for model in models:
+        cfg = compose_stage_config("train", [f"dataset={out / 'dataset'}", f"model={model}",
+                                             f"output_dir={out / 'runs' / model}"])
+        run_train(to_dataclass(cfg, TrainConfig), config_tree=OmegaConf.to_container(cfg, resolve=False))  # type: ignore[arg-type]
+    report = run_report(ReportConfig(runs=str(out / "runs" / "*"), output=str(out / "runs" / "baselines")))
+    table = Table(title="baselines (test macro-F1 with bootstrap 95% CI; selection on validation, never on test)",
+                  title_justify="left")
+    for column in ("model", "validation macro-F1", "test macro-F1 [95% CI]", "accuracy", "grouped-CV macro-F1", "selected"):
+        table.add_column(column)
+    fmt = lambda v: "" if v is None or v != v else f"{v:.3f}"  # noqa: E731
+    for row in report.table.itertuples():
+        table.add_row(row.model, fmt(row.validation_macro_f1), f"{row.macro_f1:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}]",
+                      fmt(row.accuracy), fmt(row.cv_macro_f1), "yes" if row.selected else "")
+    console.print(table)
+    console.print(f"The demo test split is small: read the intervals, not the point estimates.\n"
+                  f"report: {report.markdown.resolve()} (and .csv, .png); runs: {(out / 'runs').resolve()}/<model>/")
 
 
 if __name__ == "__main__":  # `python -m labeling.demo key=value ...` == `srcrel demo key=value ...`

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = ["console", "print_agreement_summary", "print_ingest_summary", "progress_bar"]
 
-console = Console(highlight=False)
+# 120 columns when not on a terminal: tables in logs and CI stay readable
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
 @contextmanager
