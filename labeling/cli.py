@@ -43,11 +43,13 @@ STAGES: dict[str, Stage] = {
     "report": Stage("report", "training.report:run_from_config", "compare runs in one table + PNG"),
     "build": Stage("build", "labeling.build:run_from_config",
                    "Label Studio export -> agreement, aggregation, dataset, card"),
+    "adjudicate": Stage("adjudicate", "labeling.adjudication_campaign:run_from_config",
+                        "push | pull: adjudication queue <-> a Label Studio project"),
     "demo": Stage("demo", "labeling.demo:run_from_config", "the whole workflow on the bundled example corpus"),
 }
 
 # stages whose first bare word is a setting: `srcrel studio up` means `srcrel studio action=up`
-_ACTION_STAGES = {"studio": "action"}
+_ACTION_STAGES = {"studio": "action", "adjudicate": "action"}
 
 
 def register_configs() -> None:

@@ -16,6 +16,7 @@ from omegaconf.errors import MissingMandatoryValue, ValidationError
 from labeling.errors import ConfigError
 
 __all__ = [
+    "AdjudicateConfig",
     "AggregationConfig",
     "AgreementConfig",
     "BuildConfig",
@@ -225,12 +226,41 @@ class PullConfig:
     studio: StudioSettings = field(default_factory=StudioSettings)
 
 
+@dataclass
+class AdjudicateConfig:
+    """`srcrel adjudicate push|pull`: the Label Studio round trip of the adjudication queue."""
+
+    action: str = MISSING  # push | pull
+    # NAME: the adjudication project is NAME + suffix (NAME already ending in suffix is kept)
+    project: ProjectSettings = field(default_factory=ProjectSettings)
+    suffix: str = "-adjudication"
+    # push: a `srcrel build` output dir, and which of its lists to send
+    build: str = ""
+    source: str = "queue"  # queue (adjudication_queue.csv) | label_issues (label_issues.csv)
+    # push: the first N sentences of the list (0: all of them)
+    limit: int = 0
+    # push: the export that build read (its sha256 is checked against report.json); null: the
+    # file report.json names, looked for in the build dir's parent and the working dir
+    export: str | None = None
+    label_set: str = "default"
+    guidelines: str = "docs/guidelines.md"
+    # pull: JSONL {sentence_id, label, adjudicator, created_at}, for `srcrel build adjudications=`;
+    # the raw export is saved beside it
+    output: str = ""
+    chunk_size: int = 50_000
+    timeout: float = 600.0
+    retries: int = 3
+    state_dir: str = ".srcrel/push"
+    progress: str = "auto"
+    studio: StudioSettings = field(default_factory=StudioSettings)
+
+
 def _schemas() -> dict[str, type]:
     from labeling.demo import DemoConfig
 
     return {"ingest_schema": IngestConfig, "demo_schema": DemoConfig, "build_schema": BuildConfig,
             "studio_schema": StudioConfig, "push_schema": PushConfig, "pull_schema": PullConfig,
-            "simulate_schema": SimulateConfig}
+            "simulate_schema": SimulateConfig, "adjudicate_schema": AdjudicateConfig}
 
 
 def register() -> None:

@@ -114,6 +114,9 @@ def run_demo(config: DemoConfig) -> None:
     console.print(f"annotations: {rec}")
     print_agreement_summary(report, title=f"agreement of the simulated annotators ({report['agreement']['items']} sentences)")
     splits = ", ".join(f"{name} {s['rows']} ({s['articles']} articles)" for name, s in report["dataset"]["splits"].items())
+    queue = report["aggregation"]["adjudication_queue"]
+    console.print(f"{queue} sentence(s) tied or below the agreement threshold; a person settles them with "
+                  f"`srcrel adjudicate push build={out / 'dataset'} project.name={config.project}`")
     console.print(f"dataset: {built.rows} sentences, labels by {report['aggregation']['method']}; {splits}\n"
                   f"fingerprint {built.fingerprint}: {(out / 'dataset').resolve()} (card: README.md, figures: report.json)")
 

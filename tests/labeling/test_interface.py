@@ -72,3 +72,19 @@ def test_server_accepts_the_generated_configs_and_rejects_a_broken_one(
     with pytest.raises(StudioError, match="400"):
         studio.ensure_project(client, "iface-default", label_config=broken, instructions="",
                               description="", maximum_annotations=1, show_skip_button=True)
+
+
+def test_adjudication_config_shows_earlier_answers_as_text_and_one_required_choice() -> None:
+    from labeling.interface import ADJUDICATION_FIELDS, build_adjudication_config
+
+    xml = build_adjudication_config(load_label_set("default"))
+    root = ET.fromstring(xml)
+    texts = {el.get("name"): el.get("value") for el in root.iter("Text")}
+    assert texts["earlier"] == "$earlier_annotations" and texts["sentence"] == "$sentence"
+    choices = list(root.iter("Choices"))
+    assert [c.get("name") for c in choices] == ["label"] and choices[0].get("required") == "true"
+    assert [c.get("value") for c in choices[0]] == ["sourced", "opinion", "unverifiable"]
+    assert not list(root.iter("HyperText"))
+    check_label_config(xml, fields=ADJUDICATION_FIELDS)
+    with pytest.raises(ConfigError, match="must be one of"):  # the labeling project has no such field
+        check_label_config(xml)
