@@ -80,7 +80,7 @@ def run_pysbd(src: Path, articles: int) -> tuple[float, int]:
     import pysbd
 
     segmenter = pysbd.Segmenter(language="en", clean=False, char_span=False)
-    with open(sorted(src.glob("*.jsonl"))[0], encoding="utf-8") as first:
+    with open(min(src.glob("*.jsonl")), encoding="utf-8") as first:
         rows = [json.loads(line) for line in first][:articles]
     start = time.perf_counter()
     count = 0

@@ -75,7 +75,6 @@ def _usage() -> str:
 def compose_stage_config(stage: str, overrides: list[str]) -> Any:
     """Compose a stage's config the way the CLI does, for tests and for checking overrides."""
     from hydra import compose, initialize_config_dir
-
     from hydra.core.global_hydra import GlobalHydra
 
     register_configs()

@@ -8,6 +8,7 @@ outputs under `output_dir` (default `demo-output/`).
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from labeling.config import (
 from labeling.ingest import run_ingest
 from labeling.summary import console, print_agreement_summary, print_ingest_summary
 
-__all__ = ["DemoConfig", "run_demo", "run_from_config", "REPO_ROOT"]
+__all__ = ["REPO_ROOT", "DemoConfig", "run_demo", "run_from_config"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,7 +156,9 @@ def _train_baselines(out: Path, models: list[str]) -> None:
                   title_justify="left")
     for column in ("model", "validation macro-F1", "test macro-F1 [95% CI]", "accuracy", "grouped-CV macro-F1", "selected"):
         table.add_column(column)
-    fmt = lambda v: "" if v is None or v != v else f"{v:.3f}"  # noqa: E731
+    def fmt(value: float | None) -> str:
+        return "" if value is None or math.isnan(value) else f"{value:.3f}"
+
     for row in report.table.itertuples():
         table.add_row(row.model, fmt(row.validation_macro_f1), f"{row.macro_f1:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}]",
                       fmt(row.accuracy), fmt(row.cv_macro_f1), "yes" if row.selected else "")

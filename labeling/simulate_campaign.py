@@ -25,7 +25,7 @@ from labeling.server import Connection, resolve_connection
 from labeling.simulate import simulate_annotations
 from labeling.summary import progress_bar
 
-__all__ = ["SimulationResult", "confusion_for", "run_simulation", "run_from_config"]
+__all__ = ["SimulationResult", "confusion_for", "run_from_config", "run_simulation"]
 
 
 @dataclass(frozen=True)

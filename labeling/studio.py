@@ -28,8 +28,8 @@ from labeling.server import Connection, read_user_info, run_manage_command
 __all__ = [
     "Project",
     "UncertainImport",
-    "annotate",
     "User",
+    "annotate",
     "connect",
     "count_tasks",
     "create_user",

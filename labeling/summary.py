@@ -3,6 +3,7 @@ one-screen summary at the end."""
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -63,9 +64,9 @@ def print_ingest_summary(result: IngestResult) -> None:
 
 def _ci(estimate: dict[str, Any]) -> str:
     value, low, high = estimate.get("value"), estimate.get("ci_low"), estimate.get("ci_high")
-    if value is None or value != value:  # NaN: not computable on this data
+    if value is None or math.isnan(value):  # not computable on this data
         return "n/a"
-    if low is None or low != low:
+    if low is None or math.isnan(low):
         return f"{value:.3f}"
     return f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
@@ -73,7 +74,7 @@ def _ci(estimate: dict[str, Any]) -> str:
 def print_agreement_summary(report: dict[str, Any], *, title: str) -> None:
     """The agreement figures of a build's report.json, with their bootstrap CIs."""
     agreement = report["agreement"]
-    pct = int(round(agreement["confidence"] * 100))
+    pct = round(agreement["confidence"] * 100)
     table = Table(title=title, title_justify="left")
     table.add_column("measure", style="bold")
     table.add_column(f"estimate [{pct}% CI]")

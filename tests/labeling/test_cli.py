@@ -14,7 +14,7 @@ from tests.conftest import EXAMPLES, REPO_ROOT
 
 def srcrel(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "labeling.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, check=False)
 
 
 def test_misspelled_key_fails_at_start_in_one_line(tmp_path: Path) -> None:

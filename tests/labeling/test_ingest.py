@@ -28,7 +28,7 @@ def ingest(src: Path, out: Path, **options: object) -> tuple[object, list[dict],
 
 def test_seed_article_contract(tmp_path: Path) -> None:
     seed = shared_path("seed", "fr_news_article.txt")
-    result, records, manifest = ingest(seed, tmp_path / "out")
+    _, records, manifest = ingest(seed, tmp_path / "out")
     assert len(records) == 21 and {r["lang"] for r in records} == {"fr"}
     article = orjson.loads((tmp_path / "out" / "articles.jsonl").read_bytes().splitlines()[0])
     for i, record in enumerate(records):
@@ -103,7 +103,7 @@ def test_jsonl_csv_html_and_markdown(tmp_path: Path) -> None:
         "<p>Les travaux de la nouvelle médiathèque commenceront au printemps prochain, selon le calendrier officiel.</p>"
         "</article><footer>Mentions légales</footer></body></html>", encoding="utf-8")
     (src / "note.md").write_text("# Titre markdown\n\nUn paragraphe. Un autre.\n", encoding="utf-8")
-    result, records, manifest = ingest(src, tmp_path / "out")
+    result, _, _ = ingest(src, tmp_path / "out")
     articles = {a["source"] + str(a["line"] or ""): a for a in map(orjson.loads, (tmp_path / "out" / "articles.jsonl").read_bytes().splitlines())}
     assert articles["rows.jsonl1"]["article_id"] == "given-1"
     assert articles["rows.jsonl1"]["lang_source"] == "input" and articles["rows.jsonl1"]["url"] == "http://x"
