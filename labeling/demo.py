@@ -50,7 +50,7 @@ class DemoConfig:
     aggregation: str = "dawid_skene"
     # baselines trained on the demo dataset (configs/model/<name>.yaml); empty: skip training
     models: list[str] = field(default_factory=lambda: [
-        "majority", "cue_rules", "tfidf_logreg", "tfidf_svm", "tfidf_nb", "embed_logreg", "ensemble"])
+        "majority", "cue_rules", "tfidf_logreg", "tfidf_svm", "tfidf_nb", "embed_logreg", "combined_logreg", "ensemble"])
     studio: StudioSettings = field(default_factory=StudioSettings)
 
 

