@@ -18,6 +18,7 @@ import orjson
 import pandas as pd
 from omegaconf import DictConfig
 
+from labeling.atomic import staged_output
 from labeling.config import to_dataclass
 from labeling.errors import TrainingError
 from training.config import EvaluateConfig
@@ -121,7 +122,6 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateResult:
                                langs=frame["lang"].to_numpy(), n_boot=config.n_boot, seed=config.seed,
                                bins=config.calibration_bins)
     out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     provenance = {**trained["provenance"], "evaluated_data": {
         k: data.provenance.get(k) for k in ("source", "dataset_fingerprint", "export_sha256",
                                             "guidelines_version", "source_sha256")}}
@@ -129,13 +129,14 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateResult:
         "timing": {"total_seconds": round(time.perf_counter() - started, 3)},
         "data": {"source": str(config.data), "sizes": {split: len(frame)}, "run_dir": str(run_dir)},
         "provenance": provenance})
-    write_metrics(out / "metrics.json", metrics)
-    write_errors(out / "errors.csv", frame, pred, proba, labels)
-    if config.plots:
-        from training.plots import plot_confusion
+    with staged_output(out, last=("metrics.json",)) as staging:
+        write_metrics(staging / "metrics.json", metrics)
+        write_errors(staging / "errors.csv", frame, pred, proba, labels)
+        if config.plots:
+            from training.plots import plot_confusion
 
-        plot_confusion(scores.confusion, labels, out / "confusion_matrix.png",
-                       title=f"{trained['model']} on {Path(config.data).name} ({split})")
+            plot_confusion(scores.confusion, labels, staging / "confusion_matrix.png",
+                           title=f"{trained['model']} on {Path(config.data).name} ({split})")
     return EvaluateResult(out, scores)
 
 

@@ -25,6 +25,7 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
 from labeling import __version__
+from labeling.atomic import staged_output
 from labeling.config import to_dataclass
 from labeling.errors import TrainingError
 from training.card import render_model_card
@@ -142,7 +143,6 @@ def run_train(config: TrainConfig, *, config_tree: dict[str, Any] | None = None)
                                n_boot=ev.n_boot, seed=config.seed) if ev.learning_curve else []
 
     out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     provenance = _provenance(data, config)
     tree = redact_config(config_tree if config_tree is not None else asdict(config))
     tree["output_dir"] = str(out)  # the default is an unresolved Hydra interpolation
@@ -155,21 +155,23 @@ def run_train(config: TrainConfig, *, config_tree: dict[str, Any] | None = None)
         "data": {"source": str(config.dataset), "fit_on": fit_on,
                  "sizes": {name: len(frame) for name, frame in data.splits.items()}},
         "provenance": provenance})
-    save_model(model, out / "model.skops")
-    write_errors(out / "errors.csv", test, pred, proba, labels)
-    (out / "config.yaml").write_text(yaml.safe_dump(tree, sort_keys=False), encoding="utf-8")
-    (out / "provenance.json").write_bytes(orjson.dumps({**provenance, "config": tree},
-                                                       option=orjson.OPT_INDENT_2))
-    metrics["timing"]["total_seconds"] = round(time.perf_counter() - started, 3)
-    write_metrics(out / "metrics.json", metrics)
-    (out / "model_card.md").write_text(render_model_card(metrics), encoding="utf-8")
-    if ev.plots:
-        from training.plots import plot_confusion, plot_learning_curve
+    # every file appears together, metrics.json last: a reader that sees it sees a whole run
+    with staged_output(out, last=("metrics.json",)) as staging:
+        save_model(model, staging / "model.skops")
+        write_errors(staging / "errors.csv", test, pred, proba, labels)
+        (staging / "config.yaml").write_text(yaml.safe_dump(tree, sort_keys=False), encoding="utf-8")
+        (staging / "provenance.json").write_bytes(orjson.dumps({**provenance, "config": tree},
+                                                           option=orjson.OPT_INDENT_2))
+        metrics["timing"]["total_seconds"] = round(time.perf_counter() - started, 3)
+        write_metrics(staging / "metrics.json", metrics)
+        (staging / "model_card.md").write_text(render_model_card(metrics), encoding="utf-8")
+        if ev.plots:
+            from training.plots import plot_confusion, plot_learning_curve
 
-        plot_confusion(scores.confusion, labels, out / "confusion_matrix.png",
-                       title=f"{config.model.name}: test")
-        if curve:
-            plot_learning_curve(curve, out / "learning_curve.png", title=f"{config.model.name}")
+            plot_confusion(scores.confusion, labels, staging / "confusion_matrix.png",
+                           title=f"{config.model.name}: test")
+            if curve:
+                plot_learning_curve(curve, staging / "learning_curve.png", title=f"{config.model.name}")
     return TrainResult(out, scores, validation_scores["macro_f1"] if validation_scores else None,
                        fit_seconds)
 
