@@ -32,7 +32,7 @@ from labeling.ledger import import_missing, open_ledger, reconcile
 from labeling.pull import pull_export
 from labeling.push import read_guidelines, state_dir_for
 from labeling.server import resolve_connection
-from labeling.summary import progress_bar
+from labeling.summary import check_progress_mode, progress_bar
 
 __all__ = ["AdjudicationPull", "AdjudicationPush", "Source", "describe_earlier_annotations",
            "latest_decisions", "project_title", "pull_adjudications", "push_adjudication",
@@ -162,8 +162,7 @@ def _check(config: AdjudicateConfig) -> None:
         raise ConfigError(f"source={config.source!r}: use source=queue or source=label_issues")
     if config.limit < 0 or config.chunk_size < 1:
         raise ConfigError("limit must be >= 0 (0: all) and chunk_size >= 1")
-    if config.progress not in ("auto", "always", "never"):
-        raise ConfigError(f"progress={config.progress}: use auto, always or never")
+    check_progress_mode(config.progress)
 
 
 def push_adjudication(config: AdjudicateConfig) -> AdjudicationPush:

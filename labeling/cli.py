@@ -88,9 +88,9 @@ def _check_overrides(stage: str, args: list[str]) -> None:
     """Fail fast, in one line, on a misspelled key or a bad value (Hydra prints a screenful)."""
     if any(a in ("-m", "--multirun") for a in args):
         return  # sweeps are checked by Hydra per job
-    overrides = [a for a in args if not a.startswith("-") and not a.startswith("hydra")]
     if any(a.startswith("-") for a in args):
         return  # --help, --cfg, --info: let Hydra answer
+    overrides = [a for a in args if not a.startswith("hydra")]
     try:
         compose_stage_config(stage, overrides)
     except Exception as exc:  # Hydra raises several unrelated types here

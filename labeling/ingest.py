@@ -36,7 +36,7 @@ from labeling.read import (
 )
 from labeling.reference import match_reference
 from labeling.segment import segment_text
-from labeling.summary import print_ingest_summary, progress_bar
+from labeling.summary import check_progress_mode, print_ingest_summary, progress_bar
 from labeling.tasks import sentence_to_task
 
 __all__ = ["IngestResult", "article_id_for", "run_from_config", "run_ingest", "sentence_id_for"]
@@ -138,8 +138,7 @@ def _check_config(config: IngestConfig) -> None:
         check_language_codes([config.lang], setting="lang")
     if config.workers < 0:
         raise ConfigError(f"workers={config.workers}: use 0 (automatic) or a positive number of processes")
-    if config.progress not in ("auto", "always", "never"):
-        raise ConfigError(f"progress={config.progress}: use auto, always or never")
+    check_progress_mode(config.progress)
     if config.boilerplate_min_articles < 2:
         raise ConfigError("boilerplate_min_articles must be at least 2 (a sentence repeated in that many articles)")
 

@@ -24,7 +24,7 @@ from labeling.interface import TASK_FIELDS, build_label_config
 from labeling.labelset import LabelSet, load_label_set
 from labeling.ledger import import_missing, open_ledger, reconcile
 from labeling.server import resolve_connection, write_private_file
-from labeling.summary import progress_bar
+from labeling.summary import check_progress_mode, progress_bar
 
 __all__ = ["PushResult", "push_tasks", "read_guidelines", "read_tasks", "run_from_config", "state_dir_for"]
 
@@ -179,6 +179,7 @@ def push_tasks(config: PushConfig) -> PushResult:
     batch = config.batch or hashlib.sha256(raw).hexdigest()[:12]
     if config.chunk_size < 1 or config.project.maximum_annotations < 1:
         raise ConfigError("chunk_size and project.maximum_annotations must be at least 1")
+    check_progress_mode(config.progress)
     state = state_dir_for(config.state_dir, config.project.name)
     reference = config.controls.reference
     if not reference and (Path(config.input) / "reference_labels.jsonl").is_file():
@@ -209,8 +210,6 @@ def push_tasks(config: PushConfig) -> PushResult:
     removed = reconcile(client, ledger)
     payloads = {r["sentence_id"]: {"data": {**r, "guidelines_version": version, "srcrel_batch": batch}}
                 for r in rows}
-    if config.progress not in ("auto", "always", "never"):
-        raise ConfigError(f"progress={config.progress}: use auto, always or never")
     missing = sum(1 for sid in payloads if sid not in ledger.tasks)
     with progress_bar("importing chunks", total=-(-missing // config.chunk_size), mode=config.progress) as advance:
         imported = import_missing(client, ledger, payloads, chunk_size=config.chunk_size,

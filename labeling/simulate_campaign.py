@@ -23,7 +23,7 @@ from labeling.labelset import load_label_set
 from labeling.push import state_dir_for
 from labeling.server import Connection, resolve_connection
 from labeling.simulate import simulate_annotations
-from labeling.summary import progress_bar
+from labeling.summary import check_progress_mode, progress_bar
 
 __all__ = ["SimulationResult", "confusion_for", "run_from_config", "run_simulation"]
 
@@ -70,6 +70,7 @@ def run_simulation(config: SimulateConfig) -> SimulationResult:
     unknown = sorted({label for _, label in references} - set(label_set.names))
     if unknown:
         raise InputError(f"reference={config.reference}: labels {unknown} are not in label set {label_set.name}")
+    check_progress_mode(config.progress)
     if not config.annotators:
         raise ConfigError("annotators is empty: list at least one {email, accuracy}")
     conn = resolve_connection(config.studio)

@@ -13,18 +13,30 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from labeling.errors import ConfigError
+
 if TYPE_CHECKING:
     from labeling.ingest import IngestResult
 
-__all__ = ["console", "print_agreement_summary", "print_ingest_summary", "progress_bar"]
+__all__ = ["check_progress_mode", "console", "print_agreement_summary", "print_ingest_summary", "progress_bar"]
 
 # 120 columns when not on a terminal: tables in logs and CI stay readable
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
+_PROGRESS_MODES = ("auto", "always", "never")
+
+
+def check_progress_mode(mode: str) -> None:
+    """Stages call this with their other checks, before any work starts."""
+    if mode not in _PROGRESS_MODES:
+        raise ConfigError(f"progress={mode}: use auto, always or never")
+
+
 @contextmanager
 def progress_bar(label: str, *, total: int, mode: str = "auto") -> Iterator[Callable[[], None]]:
     """Yield an `advance()` callable; draw a bar only on an interactive terminal (or mode=always)."""
+    check_progress_mode(mode)
     show = mode == "always" or (mode == "auto" and sys.stderr.isatty())
     if not show:
         yield lambda: None
