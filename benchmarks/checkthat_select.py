@@ -1,9 +1,11 @@
-"""Apply the pre-declared selection rule (configs/selection/checkthat.yaml) to each CheckThat language.
+"""Apply a selection rule (configs/selection/<rule>.yaml) to each CheckThat language.
 
     PYTHONPATH=. python benchmarks/checkthat_select.py [--langs en,it,de,bg,ar] [--rule checkthat]
 
-Stratified k-fold CV on train + dev pooled; dev_test is never read. Prints every candidate's mean
-CV macro-F1 and the chosen one, whose overrides go into configs/experiment/checkthat_<lang>.yaml.
+`checkthat` (pre-declared): stratified k-fold CV on train + dev pooled. `checkthat_dev` (a
+robustness check written after the first rule's dev_test scores were seen): the same candidates,
+fit on train, scored on dev. dev_test is never read. Prints every candidate's score and the
+chosen one, whose overrides go into configs/experiment/checkthat_<lang>.yaml.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from labeling.cli import compose_stage_config
 from labeling.config import to_dataclass
 from training.config import TrainConfig
 from training.data import load_data
-from training.select import load_selection_rule, pool_for_selection, select_by_cv
+from training.select import load_selection_rule, select
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,19 +36,20 @@ def main() -> None:
         print(f"skipped: {DATA} not found (the CheckThat data lives in ../shared beside the repo)")
         return
     rule = load_selection_rule(args.rule)
+    how = (f"{rule.folds}-fold CV on train + dev" if rule.protocol == "cv"
+           else "fit on train, macro-F1 on dev")
     for lang in args.langs.split(","):
         started = time.perf_counter()
         folder = DATA / LANGS[lang]
         base = [f"dataset={folder}", "label_set=checkthat", "output_dir=unused"]
         configs = [to_dataclass(compose_stage_config("train", [*base, *c]), TrainConfig)
                    for c in rule.candidates]
-        data = load_data(str(folder), labels="checkthat")
-        table = select_by_cv(pool_for_selection(data), configs, labels=data.label_names,
-                             folds=rule.folds, seed=rule.seed)
-        print(f"== {lang}: {rule.folds}-fold CV on train + dev ({time.perf_counter() - started:.0f}s)")
+        table = select(load_data(str(folder), labels="checkthat"), configs, rule)
+        print(f"== {lang}: {how} ({time.perf_counter() - started:.0f}s)")
         for r in table.itertuples():
             mark = "*" if r.chosen else " "
-            print(f" {mark} {r.cv_mean:.3f} ±{r.cv_std:.3f}  {' '.join(rule.candidates[r.candidate])}")
+            spread = f" ±{r.cv_std:.3f}" if rule.protocol == "cv" else ""
+            print(f" {mark} {r.score:.3f}{spread}  {' '.join(rule.candidates[r.candidate])}")
         sys.stdout.flush()
 
 

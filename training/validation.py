@@ -25,6 +25,7 @@ __all__ = [
     "CVResult",
     "CurvePoint",
     "assign_folds",
+    "fit_and_score",
     "judge_learning_curve",
     "run_grouped_cv",
     "run_learning_curve",
@@ -74,7 +75,8 @@ def _fit_or_none(estimator: Any, train: pd.DataFrame) -> Any:
         return None
 
 
-def _fit_score(estimator: Any, train: pd.DataFrame, held: pd.DataFrame, labels: Sequence[str]) -> float:
+def fit_and_score(estimator: Any, train: pd.DataFrame, held: pd.DataFrame, labels: Sequence[str]) -> float:
+    """Macro-F1 on `held` of a clone fit on `train`; NaN when the model cannot be fit on it."""
     model = _fit_or_none(estimator, train)
     if model is None or held.empty:
         return float("nan")
@@ -90,7 +92,7 @@ def run_grouped_cv(estimator: Any, train: pd.DataFrame, *, labels: Sequence[str]
     k = int(fold.max()) + 1
     if k < 2:
         return None
-    scores = tuple(_fit_score(estimator, train[fold != i], train[fold == i], labels) for i in range(k))
+    scores = tuple(fit_and_score(estimator, train[fold != i], train[fold == i], labels) for i in range(k))
     finite = [s for s in scores if not math.isnan(s)]
     return CVResult(k, scores, float(np.mean(finite)) if finite else float("nan"),
                     float(np.std(finite)) if finite else float("nan"))
