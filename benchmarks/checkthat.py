@@ -78,13 +78,13 @@ def main() -> None:
         return
     out = Path(args.out).resolve() if args.out else Path(tempfile.mkdtemp(prefix="srcrel-checkthat-"))
     print(f"runs in {out}")
-    print(f"{'lang':4} {'model':13} {'val F1':>7} {'dev_test F1':>11} {'95% CI':>15} "
+    print(f"{'lang':4} {'model':15} {'val F1':>7} {'dev_test F1':>11} {'95% CI':>15} "
           f"{'official':>8} {'delta':>6} {'fit s':>6} {'train s':>7}")
     for lang in args.langs.split(","):
         for model in args.models.split(","):
             r = run_one(lang, model, out, cold_cache=args.cold_cache)
             delta = r["macro_f1"] - OFFICIAL[lang]
-            print(f"{lang:4} {model:13} {r['validation']:7.3f} {r['macro_f1']:11.3f} "
+            print(f"{lang:4} {model:15} {r['validation']:7.3f} {r['macro_f1']:11.3f} "
                   f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] {OFFICIAL[lang]:8.2f} {delta:+6.3f} "
                   f"{r['fit_seconds']:6.1f} {r['train_wall_seconds']:7.1f}", flush=True)
 
