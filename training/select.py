@@ -1,8 +1,8 @@
-"""Pre-declared model selection: k-fold CV on train + validation pooled, or train -> validation.
+"""Model selection by a rule: k-fold CV on train + validation pooled, or train -> validation.
 
-A rule (configs/selection/<name>.yaml) names its protocol and candidates and is fixed before any
-test score is seen; the highest score wins, ties go to the candidate listed first, and the test
-split is never read.
+A rule (configs/selection/<name>.yaml) names its protocol and candidates; to be honest it is fixed
+before any test score is seen. The highest score wins, ties go to the candidate listed first, and
+the test split is never read.
 
 - `protocol: cv` (the default): pool train + validation and average macro-F1 over k folds. Every
   labelled non-test sentence is scored, so small dev sets rank candidates with less luck.
@@ -89,14 +89,15 @@ def _describe(i: int, config: TrainConfig) -> dict[str, object]:
 
 
 def _choose(table: pd.DataFrame, score: str) -> pd.DataFrame:
-    best = int(table[score].fillna(-1.0).to_numpy().argmax())  # first of any tie
-    table["chosen"] = table.index == best
+    """Copy the protocol's figure into `score` and mark its best row `chosen` (first of any tie)."""
+    table["score"] = table[score]
+    table["chosen"] = table.index == int(table[score].fillna(-1.0).to_numpy().argmax())
     return table
 
 
 def select_by_cv(pool: pd.DataFrame, candidates: Sequence[TrainConfig], *, labels: Sequence[str],
                  folds: int = 5, seed: int = 0) -> pd.DataFrame:
-    """One row per candidate (in the given order): cv_mean, cv_std and `chosen` (exactly one True).
+    """One row per candidate (in the given order): cv_mean (= score), cv_std and `chosen` (one True).
 
     Rows are sentences or articles: CV groups by `article_id`, so a CheckThat pool (one article
     per sentence) gets plain stratified folds and a srcrel dataset keeps each article in one fold.
@@ -113,7 +114,7 @@ def select_by_cv(pool: pd.DataFrame, candidates: Sequence[TrainConfig], *, label
 
 def select_on_validation(train: pd.DataFrame, validation: pd.DataFrame, candidates: Sequence[TrainConfig],
                          *, labels: Sequence[str]) -> pd.DataFrame:
-    """One row per candidate: validation_macro_f1 after fitting on train, and `chosen`."""
+    """One row per candidate: validation_macro_f1 (= score) after fitting on train, and `chosen`."""
     if train.empty or validation.empty:
         raise TrainingError("protocol=validation needs a train and a validation split; use protocol=cv")
     rows = []
@@ -125,17 +126,11 @@ def select_on_validation(train: pd.DataFrame, validation: pd.DataFrame, candidat
 
 
 def select(data: LoadedData, candidates: Sequence[TrainConfig], rule: SelectionRule) -> pd.DataFrame:
-    """Apply `rule` to `data`'s train and validation splits (never its test split).
-
-    The table's `score` column is the rule's figure (mean CV macro-F1, or validation macro-F1).
-    """
+    """Apply `rule` to `data`'s train and validation splits (never its test split); the table's
+    `score` column is the rule's figure (mean CV macro-F1, or validation macro-F1)."""
     if rule.protocol == "validation":
         empty = pd.DataFrame(columns=["label"])
-        table = select_on_validation(data.splits.get("train", empty), data.splits.get("validation", empty),
-                                     candidates, labels=data.label_names)
-        table["score"] = table["validation_macro_f1"]
-    else:
-        table = select_by_cv(pool_for_selection(data), candidates, labels=data.label_names,
-                             folds=rule.folds, seed=rule.seed)
-        table["score"] = table["cv_mean"]
-    return table
+        return select_on_validation(data.splits.get("train", empty), data.splits.get("validation", empty),
+                                    candidates, labels=data.label_names)
+    return select_by_cv(pool_for_selection(data), candidates, labels=data.label_names,
+                        folds=rule.folds, seed=rule.seed)

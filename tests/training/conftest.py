@@ -72,7 +72,7 @@ def tiny_dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_dataset_dir(tmp_path_factory.mktemp("tiny"))
 
 
-@pytest.fixture()
+@pytest.fixture(scope="session")
 def needs_checkthat() -> Path:
     if not CHECKTHAT.is_dir():
         pytest.skip(f"CheckThat data not found at {CHECKTHAT} (../shared beside the repo)")

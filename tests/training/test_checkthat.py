@@ -20,15 +20,12 @@ FAST = ["eval.cv_folds=0", "eval.learning_curve=[]", "eval.plots=false", "eval.n
 
 
 @pytest.fixture(scope="module")
-def bg_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from tests.training.conftest import CHECKTHAT
-    if not CHECKTHAT.is_dir():
-        pytest.skip(f"CheckThat data not found at {CHECKTHAT} (../shared beside the repo)")
+def bg_run(needs_checkthat: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     work = tmp_path_factory.mktemp("checkthat")
-    done = srcrel("train", "experiment=checkthat_bg", f"dataset={CHECKTHAT / 'bulgarian'}",
+    done = srcrel("train", "experiment=checkthat_bg", f"dataset={needs_checkthat / 'bulgarian'}",
                   "output_dir=run", *FAST, cwd=work)
     assert done.returncode == 0, done.stderr[-2000:]
-    return work, CHECKTHAT / "bulgarian"
+    return work, needs_checkthat / "bulgarian"
 
 
 def _evaluate(work: Path, data: Path, name: str) -> dict:
