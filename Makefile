@@ -30,7 +30,7 @@ browser-install:
 	  else echo "make: Chromium missing: run 'sudo apt-get install chromium chromium-driver'" >&2; exit 1; fi; }
 
 demo: install studio-install
-	$(BIN)/python -m labeling.demo output_dir=$(DEMO_DIR)
+	$(BIN)/python -m srcrel.demo output_dir=$(DEMO_DIR)
 
 test: install studio-install browser-install
 	$(BIN)/python -m pytest
@@ -40,7 +40,7 @@ bench: install studio-install
 	$(BIN)/python benchmarks/push_benchmark.py
 
 lint: install
-	$(BIN)/python -m ruff check labeling training tests benchmarks
+	$(BIN)/python -m ruff check srcrel srcrel_core labeling training tests benchmarks
 
 clean:
 	rm -rf $(VENV) $(STUDIO_VENV) .srcrel $(DEMO_DIR)

@@ -40,7 +40,7 @@ def srcrel(*args: str, cwd: Path = ROOT) -> float:
     """Run one srcrel command in a fresh process; returns its wall time in seconds."""
     started = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "labeling.cli", *args], cwd=cwd, env=env,
+    done = subprocess.run([sys.executable, "-m", "srcrel.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"srcrel {' '.join(args)} failed:\n{done.stderr[-2000:]}")

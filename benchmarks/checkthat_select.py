@@ -1,6 +1,8 @@
 """Apply a selection rule (configs/selection/<rule>.yaml) to each CheckThat language.
 
-    PYTHONPATH=. python benchmarks/checkthat_select.py [--langs en,it,de,bg,ar] [--rule checkthat]
+    python benchmarks/checkthat_select.py [--langs en,it,de,bg,ar] [--rule checkthat]
+
+A thin loop over `srcrel select rule=RULE dataset=<language folder>` for every language.
 
 `checkthat` (pre-declared): stratified k-fold CV on train + dev pooled. `checkthat_dev` (a
 robustness check written after the first rule's dev_test scores were seen): the same candidates,
@@ -15,11 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from labeling.cli import compose_stage_config
-from labeling.config import to_dataclass
-from training.config import TrainConfig
 from training.data import load_data
-from training.select import load_selection_rule, select
+from training.select import compose_candidates, load_selection_rule, select
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,9 +40,7 @@ def main() -> None:
     for lang in args.langs.split(","):
         started = time.perf_counter()
         folder = DATA / LANGS[lang]
-        base = [f"dataset={folder}", "label_set=checkthat", "output_dir=unused"]
-        configs = [to_dataclass(compose_stage_config("train", [*base, *c]), TrainConfig)
-                   for c in rule.candidates]
+        configs = compose_candidates(rule, [f"dataset={folder}", "label_set=checkthat"])
         table = select(load_data(str(folder), labels="checkthat"), configs, rule)
         print(f"== {lang}: {how} ({time.perf_counter() - started:.0f}s)")
         for r in table.itertuples():

@@ -70,8 +70,8 @@ def run_ingest_measured(src: Path, out: Path, workers: int) -> tuple[float, int,
 
 
 def _ingest_child(src: str, out: str, workers: int) -> None:
-    from labeling.config import IngestConfig
-    from labeling.ingest import run_ingest
+    from labeling.ingest.config import IngestConfig
+    from labeling.ingest.run import run_ingest
 
     run_ingest(IngestConfig(input=src, output_dir=out, workers=workers, progress="never"))
 

@@ -18,12 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from labeling import studio
-from labeling.config import ControlSettings, ProjectSettings, PushConfig, StudioSettings
-from labeling.interface import build_label_config
-from labeling.labelset import load_label_set
-from labeling.push import push_tasks
-from labeling.server import resolve_connection, start_server, stop_server
+from labeling.studio import api
+from labeling.studio.config import ControlSettings, ProjectSettings, PushConfig, StudioSettings
+from labeling.studio.connection import resolve_connection
+from labeling.studio.interface import build_label_config
+from labeling.studio.push import push_tasks
+from labeling.studio.server import start_server, stop_server
+from srcrel_core.labelset import load_label_set
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,14 +67,14 @@ def main() -> None:
         print(f"starting Label Studio on port {port} ...", flush=True)
         start_server(settings)
         try:
-            client = studio.connect(resolve_connection(settings), timeout=3600)
+            client = api.connect(resolve_connection(settings), timeout=3600)
             for run in range(args.repeat):
                 raw_tasks = json.loads((src / "tasks.json").read_text())
-                project = studio.ensure_project(client, f"bench-raw-{run}", label_config=label_config,
+                project = api.ensure_project(client, f"bench-raw-{run}", label_config=label_config,
                                                 instructions="", description="", maximum_annotations=1,
                                                 show_skip_button=True)
                 t0 = time.perf_counter()
-                ids = studio.import_tasks(client, project.id, raw_tasks, timeout=3600)
+                ids = api.import_tasks(client, project.id, raw_tasks, timeout=3600)
                 raw_times.append(time.perf_counter() - t0)
                 assert len(ids) == args.tasks
 
@@ -87,7 +88,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 second = push_tasks(config)
                 again_times.append(time.perf_counter() - t0)
-                held = studio.count_tasks(client, first.project_id)
+                held = api.count_tasks(client, first.project_id)
                 assert (first.imported, second.imported, held) == (args.tasks, 0, args.tasks)
                 print(f"  run {run + 1}: raw {raw_times[-1]:.1f} s, srcrel push {push_times[-1]:.1f} s, "
                       f"again {again_times[-1]:.1f} s", flush=True)

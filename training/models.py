@@ -25,8 +25,8 @@ from sklearn.preprocessing import MaxAbsScaler, StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from labeling.errors import ConfigError, TrainingError
-from training.config import CLASSIFIERS, FeaturesConfig, MemberConfig, ModelConfig
+from srcrel_core.errors import ConfigError, TrainingError
+from training.config import CLASSIFIERS, EmbeddingPrefix, FeaturesConfig, MemberConfig, ModelConfig
 from training.features import CueFeatures, SentenceEmbeddings
 
 __all__ = ["TRUSTED_TYPES", "CueRuleClassifier", "build_model", "load_model", "save_model"]
@@ -99,10 +99,7 @@ def build_features(features: FeaturesConfig) -> ColumnTransformer:
         parts.append(("cues", Pipeline([("count", CueFeatures(features.lexicon)),
                                         ("scale", MaxAbsScaler())]), ["text"]))
     if features.embeddings:
-        if features.embedding_prefix not in ("query", "passage"):
-            raise ConfigError(f"features.embedding_prefix={features.embedding_prefix!r}: use query "
-                              "or passage (multilingual-e5 prefixes)")
-        prefix: Any = features.embedding_prefix  # checked above
+        prefix: Any = str(EmbeddingPrefix(features.embedding_prefix))  # checked at composition
         embed: Any = SentenceEmbeddings(prefix=prefix, cache_dir=features.embedding_cache)
         if features.embedding_scale:
             embed = Pipeline([("encode", embed), ("scale", StandardScaler())])

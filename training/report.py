@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from labeling.config import to_dataclass
-from labeling.errors import InputError
+from srcrel_core.errors import InputError
+from srcrel_core.settings import to_dataclass
 from training.config import ReportConfig
 
 __all__ = ["ReportResult", "collect_runs", "run_from_config", "run_report"]

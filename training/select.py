@@ -1,6 +1,6 @@
 """Model selection by a rule: k-fold CV on train + validation pooled, or train -> validation.
 
-A rule (configs/selection/<name>.yaml) names its protocol and candidates; to be honest it is fixed
+A rule (configs/rule/<name>.yaml, `srcrel select rule=NAME`) names its protocol and candidates; to be honest it is fixed
 before any test score is seen. The highest score wins, ties go to the candidate listed first, and
 the test split is never read.
 
@@ -13,32 +13,37 @@ the test split is never read.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from labeling.errors import ConfigError, TrainingError
-from training.config import TrainConfig
-from training.data import LoadedData
+from srcrel_core.errors import ConfigError, TrainingError
+from srcrel_core.io import atomic_write
+from srcrel_core.settings import compose, to_dataclass
+from training import config as training_config
+from training.config import Protocol, RuleConfig, SelectConfig, TrainConfig
+from training.data import LoadedData, load_data
 from training.models import build_model
 from training.validation import fit_and_score, run_grouped_cv
 
 __all__ = [
-    "PROTOCOLS",
-    "SELECTION_DIR",
     "SelectionRule",
+    "compose_candidates",
     "load_selection_rule",
     "pool_for_selection",
+    "run_from_config",
+    "run_selection",
     "select",
     "select_by_cv",
     "select_on_validation",
 ]
-
-SELECTION_DIR = Path(__file__).resolve().parent.parent / "configs" / "selection"
-PROTOCOLS = ("cv", "validation")
 
 
 @dataclass(frozen=True)
@@ -46,33 +51,53 @@ class SelectionRule:
     folds: int
     seed: int
     candidates: tuple[tuple[str, ...], ...]  # `srcrel train` overrides, one tuple per candidate
-    protocol: str = "cv"  # one of PROTOCOLS
+    protocol: Protocol = Protocol.cv
 
 
-def load_selection_rule(name_or_path: str, *, _referenced: bool = False) -> SelectionRule:
-    """A rule by name (configs/selection/<name>.yaml) or path. `same_candidates_as: NAME` reuses
-    another rule's candidate list (one level: that rule must list its own candidates)."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = SELECTION_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        raise ConfigError(f"selection rule {name_or_path!r} not found ({path}); put one in {SELECTION_DIR}")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if "same_candidates_as" in raw:
+def _rule_from_config(rule: RuleConfig, *, name: str, _referenced: bool = False) -> SelectionRule:
+    candidates = rule.candidates
+    if rule.same_candidates_as:
         if _referenced:
-            raise ConfigError(f"{path}: a rule named by same_candidates_as must list its own candidates")
-        other = load_selection_rule(str(raw["same_candidates_as"]), _referenced=True)
-        candidates = [list(c) for c in other.candidates]
-    else:
-        candidates = raw.get("candidates")
-    if not candidates or not all(isinstance(c, list) and c for c in candidates):
-        raise ConfigError(f"{path}: `candidates` must be a non-empty list of override lists, "
+            raise ConfigError(f"rule {name}: a rule named by same_candidates_as must list its own candidates")
+        candidates = [list(c) for c in load_selection_rule(rule.same_candidates_as, _referenced=True).candidates]
+    if not candidates or not all(candidates):
+        raise ConfigError(f"rule {name}: `candidates` must be a non-empty list of override lists, "
                           "e.g. - [model=embed_logreg, model.C=1]")
-    protocol = str(raw.get("protocol", "cv"))
-    if protocol not in PROTOCOLS:
-        raise ConfigError(f"{path}: protocol={protocol!r} is unknown; use one of {', '.join(PROTOCOLS)}")
-    return SelectionRule(int(raw.get("folds", 5)), int(raw.get("seed", 0)),
-                         tuple(tuple(str(o) for o in c) for c in candidates), protocol)
+    if rule.folds < 2:
+        raise ConfigError(f"rule {name}: folds={rule.folds}; use at least 2")
+    return SelectionRule(rule.folds, rule.seed, tuple(tuple(str(o) for o in c) for c in candidates),
+                         Protocol(rule.protocol))
+
+
+def load_selection_rule(name: str, *, _referenced: bool = False) -> SelectionRule:
+    """A rule of the `rule` config group (configs/rule/<name>.yaml), composed and validated; or a
+    rule file of one's own given by its path (`.yaml`), checked against the same schema."""
+    if Path(name).suffix in (".yaml", ".yml"):
+        return _rule_from_config(_read_rule_file(Path(name)), name=name, _referenced=_referenced)
+    training_config.register()
+    config = to_dataclass(compose("select", [f"rule={name}", "dataset=unused"]), SelectConfig)
+    return _rule_from_config(config.rule, name=name, _referenced=_referenced)
+
+
+def _read_rule_file(path: Path) -> RuleConfig:
+    if not path.is_file():
+        raise ConfigError(f"selection rule {path} not found: name one in configs/rule/ or give a YAML path")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(RuleConfig), OmegaConf.load(path))
+        rule = OmegaConf.to_object(merged)
+    except (OmegaConfBaseException, yaml.YAMLError) as exc:
+        reason = " ".join(str(exc).split()).split("full_key:")[0].strip()
+        raise ConfigError(f"{path}: not a selection rule ({reason}); see configs/rule/checkthat.yaml") from exc
+    if not isinstance(rule, RuleConfig):
+        raise ConfigError(f"{path}: not a selection rule; see configs/rule/checkthat.yaml")
+    return rule
+
+
+def compose_candidates(rule: SelectionRule, base: Sequence[str]) -> list[TrainConfig]:
+    """Each candidate's full `srcrel train` config: `base` overrides, then the candidate's."""
+    training_config.register()
+    return [to_dataclass(compose("train", [*base, "output_dir=unused", *c]), TrainConfig)
+            for c in rule.candidates]
 
 
 def pool_for_selection(data: LoadedData) -> pd.DataFrame:
@@ -128,9 +153,43 @@ def select_on_validation(train: pd.DataFrame, validation: pd.DataFrame, candidat
 def select(data: LoadedData, candidates: Sequence[TrainConfig], rule: SelectionRule) -> pd.DataFrame:
     """Apply `rule` to `data`'s train and validation splits (never its test split); the table's
     `score` column is the rule's figure (mean CV macro-F1, or validation macro-F1)."""
-    if rule.protocol == "validation":
+    if rule.protocol == Protocol.validation:
         empty = pd.DataFrame(columns=["label"])
         return select_on_validation(data.splits.get("train", empty), data.splits.get("validation", empty),
                                     candidates, labels=data.label_names)
     return select_by_cv(pool_for_selection(data), candidates, labels=data.label_names,
                         folds=rule.folds, seed=rule.seed)
+
+
+def run_selection(config: SelectConfig, *, rule_name: str = "rule") -> tuple[SelectionRule, pd.DataFrame]:
+    """`srcrel select`: load the data (train and validation only are used), apply the rule."""
+    rule = _rule_from_config(config.rule, name=rule_name)
+    base = [f"dataset={config.dataset}"] + ([f"label_set={config.label_set}"] if config.label_set else [])
+    candidates = compose_candidates(rule, base)
+    data = load_data(config.dataset, labels=config.label_set)
+    table = select(data, candidates, rule)
+    table.insert(1, "overrides", [" ".join(c) for c in rule.candidates])
+    if config.output:
+        out = Path(config.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(out.with_suffix(".json"), table.to_json(orient="records", indent=2))
+        atomic_write(out, table.to_csv(index=False))
+    return rule, table
+
+
+def run_from_config(cfg: Any) -> pd.DataFrame:
+    from hydra.core.hydra_config import HydraConfig
+
+    config = to_dataclass(cfg, SelectConfig)
+    name = HydraConfig.get().runtime.choices.get("rule", "rule") if HydraConfig.initialized() else "rule"
+    rule, table = run_selection(config, rule_name=str(name))
+    how = (f"{rule.folds}-fold CV on train + validation" if rule.protocol == Protocol.cv
+           else "fit on train, macro-F1 on validation")
+    print(f"rule {name}: {how}; the test split is not read")
+    for row in table.itertuples():
+        spread = f" ±{row.cv_std:.3f}" if rule.protocol == Protocol.cv else ""
+        print(f" {'*' if row.chosen else ' '} {row.score:.3f}{spread}  {row.overrides}")
+    chosen = table[table["chosen"]].iloc[0]
+    print(f"chosen: {chosen['overrides']}" + (f" (table: {config.output})" if config.output else ""))
+    sys.stdout.flush()
+    return table

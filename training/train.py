@@ -24,14 +24,20 @@ from omegaconf import DictConfig, OmegaConf
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
-from labeling import __version__
-from labeling.atomic import staged_output
-from labeling.config import to_dataclass
-from labeling.errors import TrainingError
+from srcrel_core import __version__
+from srcrel_core.errors import TrainingError
+from srcrel_core.io import staged_output
+from srcrel_core.settings import plain_choices, to_dataclass
 from training.card import render_model_card
 from training.config import TrainConfig
 from training.data import LoadedData, load_data, model_inputs
-from training.evaluate import metrics_dict, predict_frame, write_errors, write_metrics
+from training.evaluate import (
+    check_confidence,
+    metrics_dict,
+    predict_frame,
+    write_errors,
+    write_metrics,
+)
 from training.metrics import Scores, score_predictions
 from training.models import build_model, save_model
 from training.validation import judge_learning_curve, run_grouped_cv, run_learning_curve
@@ -106,6 +112,7 @@ def _fit(estimator: Any, frame: pd.DataFrame, config: TrainConfig) -> Any:
 
 
 def run_train(config: TrainConfig, *, config_tree: dict[str, Any] | None = None) -> TrainResult:
+    check_confidence(config.eval.confidence, "eval.confidence")
     started = time.perf_counter()
     data = load_data(config.dataset, labels=config.label_set)
     train = _check_trainable(data, config.dataset)
@@ -137,14 +144,15 @@ def run_train(config: TrainConfig, *, config_tree: dict[str, Any] | None = None)
     ev = config.eval
     scores = score_predictions(test["label"].to_numpy(), pred, labels=labels, proba=proba,
                                langs=test["lang"].to_numpy(), n_boot=ev.n_boot, seed=config.seed,
-                               bins=ev.calibration_bins)
+                               bins=ev.calibration_bins, confidence=ev.confidence)
     cv = run_grouped_cv(estimator, train, labels=labels, n_folds=ev.cv_folds, seed=config.seed)
     curve = run_learning_curve(estimator, train, test, labels=labels, fractions=ev.learning_curve,
-                               n_boot=ev.n_boot, seed=config.seed) if ev.learning_curve else []
+                               n_boot=ev.n_boot, seed=config.seed, confidence=ev.confidence
+                               ) if ev.learning_curve else []
 
     out = Path(config.output_dir)
     provenance = _provenance(data, config)
-    tree = redact_config(config_tree if config_tree is not None else asdict(config))
+    tree = redact_config(config_tree if config_tree is not None else plain_choices(asdict(config)))
     tree["output_dir"] = str(out)  # the default is an unresolved Hydra interpolation
     metrics = metrics_dict(scores, model=config.model.name, split="test", extra={
         "validation": validation_scores, "cv": asdict(cv) if cv else None,
@@ -178,7 +186,7 @@ def run_train(config: TrainConfig, *, config_tree: dict[str, Any] | None = None)
 
 def run_from_config(cfg: DictConfig) -> TrainResult:
     config = to_dataclass(cfg, TrainConfig)
-    result = run_train(config, config_tree=OmegaConf.to_container(cfg, resolve=False))  # type: ignore[arg-type]
+    result = run_train(config, config_tree=OmegaConf.to_container(cfg, resolve=False, enum_to_str=True))  # type: ignore[arg-type]
     val = f"validation {result.validation_macro_f1:.3f}, " if result.validation_macro_f1 is not None else ""
     lo, hi = result.scores.macro_f1_ci
     print(f"{config.model.name}: {val}test macro-F1 {result.scores.macro_f1:.3f} [{lo:.3f}, {hi:.3f}] "

@@ -7,6 +7,7 @@ the held-out split with bootstrap CIs, to answer: would more annotation raise ma
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,8 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.metrics import f1_score
-from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+from sklearn.exceptions import FitFailedWarning
+from sklearn.metrics import f1_score, make_scorer
+from sklearn.model_selection import (
+    GroupKFold,
+    PredefinedSplit,
+    StratifiedGroupKFold,
+    cross_validate,
+)
 
 from training.data import model_inputs
 from training.metrics import bootstrap_ci
@@ -34,10 +41,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class CVResult:
+    """Mean and sd over the folds that could be scored; failed folds are counted, with why."""
+
     n_folds: int
-    fold_macro_f1: tuple[float, ...]
+    fold_macro_f1: tuple[float, ...]  # NaN for a fold the model could not be fit on
     macro_f1_mean: float
     macro_f1_std: float
+    failed_folds: int = 0
+    failures: tuple[str, ...] = ()  # one reason per failed fold, e.g. "ValueError: ... 1 class"
 
 
 @dataclass(frozen=True)
@@ -86,21 +97,49 @@ def fit_and_score(estimator: Any, train: pd.DataFrame, held: pd.DataFrame, label
 
 def run_grouped_cv(estimator: Any, train: pd.DataFrame, *, labels: Sequence[str], n_folds: int,
                    seed: int = 0) -> CVResult | None:
-    """Macro-F1 per fold of StratifiedGroupKFold by article_id; None when < 2 articles."""
+    """Macro-F1 per fold of StratifiedGroupKFold by article_id, through scikit-learn's
+    `cross_validate(..., error_score=np.nan)`; None when < 2 articles. A fold the model cannot be
+    fit on (e.g. one label only) scores NaN, is left out of the mean and sd, and is reported."""
     fold = assign_folds(train["label"].to_numpy(), train["article_id"].to_numpy(), n_folds=n_folds,
                         seed=seed)
     k = int(fold.max()) + 1
     if k < 2:
         return None
-    scores = tuple(fit_and_score(estimator, train[fold != i], train[fold == i], labels) for i in range(k))
+    # pos_label=None: macro-F1 has no positive class (string labels would fail the default 1)
+    scorer = make_scorer(f1_score, labels=list(labels), average="macro", zero_division=0, pos_label=None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FitFailedWarning)
+        try:
+            result = cross_validate(estimator, model_inputs(train), train["label"].to_numpy(),
+                                    cv=PredefinedSplit(fold), scoring=scorer, error_score=np.nan)
+            scores = tuple(float(s) for s in result["test_score"])
+            messages = [str(w.message) for w in caught if issubclass(w.category, FitFailedWarning)]
+        except ValueError as exc:  # scikit-learn raises when every fold failed
+            if "fits failed" not in str(exc):
+                raise
+            scores, messages = (float("nan"),) * k, [str(exc)]
     finite = [s for s in scores if not math.isnan(s)]
     return CVResult(k, scores, float(np.mean(finite)) if finite else float("nan"),
-                    float(np.std(finite)) if finite else float("nan"))
+                    float(np.std(finite)) if finite else float("nan"),
+                    failed_folds=k - len(finite), failures=tuple(_failure_reasons(messages)))
+
+
+_FAILED = re.compile(r"(\d+) fits? failed with the following error:\n(.*?)(?=\n-{10,}|\Z)", re.DOTALL)
+
+
+def _failure_reasons(messages: Sequence[str]) -> list[str]:
+    """The error line of each failed fit in scikit-learn's FitFailedWarning / ValueError text."""
+    reasons = []
+    for message in messages:
+        for count, body in _FAILED.findall(message):
+            last = next((line.strip() for line in reversed(body.splitlines()) if line.strip()), "unknown")
+            reasons.extend([last] * int(count))
+    return reasons
 
 
 def run_learning_curve(estimator: Any, train: pd.DataFrame, held: pd.DataFrame, *,
                        labels: Sequence[str], fractions: Sequence[float], n_boot: int = 1000,
-                       seed: int = 0) -> list[CurvePoint]:
+                       seed: int = 0, confidence: float = 0.95) -> list[CurvePoint]:
     """Macro-F1 on `held` after training on the first `fraction` of shuffled train articles."""
     articles = train["article_id"].drop_duplicates().to_numpy()
     order = np.random.default_rng(seed).permutation(articles)
@@ -117,7 +156,7 @@ def run_learning_curve(estimator: Any, train: pd.DataFrame, held: pd.DataFrame, 
             continue
         pred = model.predict(model_inputs(held))
         gold = held["label"].to_numpy()
-        ci = bootstrap_ci(gold, pred, labels=labels, n_boot=n_boot, seed=seed)["macro_f1"]
+        ci = bootstrap_ci(gold, pred, labels=labels, n_boot=n_boot, seed=seed, confidence=confidence)["macro_f1"]
         score = float(f1_score(gold, pred, labels=list(labels), average="macro", zero_division=0))
         points.append(CurvePoint(len(subset), n_articles, score, ci))
     return points

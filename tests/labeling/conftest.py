@@ -10,7 +10,8 @@ import orjson
 import pandas as pd
 import pytest
 
-from labeling.simulate import simulate_annotations, write_simulated_export
+from labeling.annotations.simulated import simulate_annotations
+from tests.simulated_export import write_simulated_export
 
 LABELS = ("sourced", "opinion", "unverifiable")
 

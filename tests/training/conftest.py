@@ -7,7 +7,9 @@ from pathlib import Path
 
 import datasets
 import pytest
-from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
+from datasets import Dataset, DatasetDict, Features
+
+from srcrel_core.schema import dataset_features
 
 datasets.disable_progress_bars()
 
@@ -44,13 +46,8 @@ def make_rows(n_articles: int = 12, per_label: int = 2) -> list[dict]:
 
 
 def features() -> Features:
-    return Features({**{c: Value("string") for c in ("sentence_id", "article_id", "text", "prev_text",
-                                                     "next_text", "lang")},
-                     "label": ClassLabel(names=LABELS), "label_source": Value("string"),
-                     "soft_label": List(Value("float32")),
-                     "annotations": List({"worker": Value("string"), "label": Value("string"),
-                                          "lead_time": Value("float32"), "origin": Value("string")}),
-                     "agreement": Value("float32")})
+    return dataset_features(LABELS, text_columns=("sentence_id", "article_id", "text", "prev_text",
+                                                  "next_text", "lang"))
 
 
 def write_dataset_dir(root: Path, n_articles: int = 12) -> Path:

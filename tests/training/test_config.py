@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from labeling.cli import CONFIG_DIR, compose_stage_config
-from labeling.config import to_dataclass
-from labeling.errors import ConfigError
+from srcrel.cli import compose_stage_config
+from srcrel_core.errors import ConfigError
+from srcrel_core.settings import CONFIG_DIR, to_dataclass
 from training.config import EvaluateConfig, ReportConfig, TrainConfig
 from training.features import load_lexicon
 from training.models import build_features, build_model

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from datasets import ClassLabel
 
-from labeling.errors import InputError
+from srcrel_core.errors import InputError
 from training.data import load_checkthat, load_data, model_inputs
 
 

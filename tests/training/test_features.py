@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from labeling.errors import ConfigError
+from srcrel_core.errors import ConfigError
 from training.features import CueFeatures, load_lexicon
 
 

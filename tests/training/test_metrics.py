@@ -9,7 +9,13 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from training.metrics import bootstrap_ci, expected_calibration_error, score_predictions
+from training.metrics import (
+    bootstrap_ci,
+    expected_calibration_error,
+    resample_indices,
+    resample_scores,
+    score_predictions,
+)
 
 LABELS = ("sourced", "opinion", "unverifiable")
 
@@ -68,3 +74,28 @@ def test_expected_calibration_error_by_hand():
     proba = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.4, 0.6]])
     gold = np.array(["a", "b", "a", "b"])
     assert expected_calibration_error(gold, proba, labels=("a", "b"), bins=10) == pytest.approx(0.4)
+
+
+def test_every_bootstrap_resample_equals_scikit_learn_on_the_same_items(predictions):
+    gold, pred, _, _ = predictions
+    gold, pred = gold.copy(), pred.copy()
+    pred[:5] = "not-a-label"  # a prediction outside the label set counts as wrong, as in sklearn
+    f1s, accs = resample_scores(gold, pred, labels=LABELS, n_boot=60, seed=7)
+    for b, idx in enumerate(resample_indices(len(gold), n_boot=60, seed=7)):
+        assert f1s[b] == pytest.approx(f1_score(gold[idx], pred[idx], labels=list(LABELS), average="macro",
+                                                zero_division=0), abs=1e-12)
+        assert accs[b] == pytest.approx(accuracy_score(gold[idx], pred[idx]), abs=1e-12)
+
+
+def test_the_confidence_level_sets_the_percentiles(predictions):
+    gold, pred, _, _ = predictions
+    f1s, _ = resample_scores(gold, pred, labels=LABELS, n_boot=400, seed=2)
+    for level in (0.8, 0.95, 0.99):
+        low, high = bootstrap_ci(gold, pred, labels=LABELS, n_boot=400, seed=2, confidence=level)["macro_f1"]
+        tail = 100 * (1 - level) / 2
+        assert (low, high) == (pytest.approx(np.percentile(f1s, tail)), pytest.approx(np.percentile(f1s, 100 - tail)))
+    narrow = bootstrap_ci(gold, pred, labels=LABELS, n_boot=400, seed=2, confidence=0.8)["macro_f1"]
+    wide = bootstrap_ci(gold, pred, labels=LABELS, n_boot=400, seed=2, confidence=0.99)["macro_f1"]
+    assert wide[0] < narrow[0] and narrow[1] < wide[1]
+    scores = score_predictions(gold, pred, labels=LABELS, n_boot=400, seed=2, confidence=0.8)
+    assert scores.ci_level == 0.8 and scores.macro_f1_ci == narrow

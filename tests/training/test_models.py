@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from labeling.errors import ConfigError, TrainingError
+from srcrel_core.errors import ConfigError, TrainingError
 from training.config import FeaturesConfig, ModelConfig
 from training.data import load_data, model_inputs
 from training.models import CueRuleClassifier, build_model, load_model, save_model

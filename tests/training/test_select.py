@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from labeling.cli import compose_stage_config
-from labeling.config import to_dataclass
-from labeling.errors import ConfigError
+from srcrel.cli import compose_stage_config
+from srcrel_core.errors import ConfigError
+from srcrel_core.settings import to_dataclass
 from training.config import TrainConfig
 from training.data import load_data
 from training.select import load_selection_rule, pool_for_selection, select, select_by_cv

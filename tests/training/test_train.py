@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from labeling.errors import TrainingError
+from srcrel_core.errors import TrainingError
 from training.config import EvalOptions, ModelConfig, ReportConfig, TrainConfig
 from training.report import run_report
 from training.train import run_train
@@ -17,14 +17,14 @@ from training.train import run_train
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_KEY = "lsk-FAKE-0123456789abcdef-secret"
 TOP_KEYS = ["metrics_version", "model", "split", "labels", "n", "macro_f1", "macro_f1_ci", "accuracy",
-            "accuracy_ci", "per_class", "confusion_matrix", "per_language", "ece", "brier", "validation",
+            "accuracy_ci", "ci_level", "per_class", "confusion_matrix", "per_language", "ece", "brier", "validation",
             "cv", "learning_curve", "learning_curve_verdict", "timing", "data", "provenance"]
 
 
 def srcrel(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "LABEL_STUDIO_API_KEY": FAKE_KEY,
            "LABEL_STUDIO_URL": "http://127.0.0.1:9"}
-    return subprocess.run([sys.executable, "-m", "labeling.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "srcrel.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600, check=False)
 
 

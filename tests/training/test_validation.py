@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.dummy import DummyClassifier
@@ -54,3 +55,38 @@ def test_learning_curve_verdict():
     assert "pays" in judge_learning_curve(rising)
     assert judge_learning_curve(flat).startswith("flat")
     assert "too few" in judge_learning_curve(rising[:1])
+
+
+def test_a_fold_the_model_cannot_fit_is_counted_with_its_reason_not_averaged_silently():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from training.config import FeaturesConfig
+    from training.models import build_features
+
+    # article 0 holds every "y": the fold that trains without it sees one label only
+    rows = [{"sentence_id": f"{a}-{i}", "article_id": f"art{a}", "text": f"word{i} w{a}", "prev_text": "",
+             "next_text": "", "lang": "fr", "label": "y" if a == 0 else "x"} for a in range(3) for i in range(4)]
+    model = make_pipeline(build_features(FeaturesConfig(char_ngrams=[])), LogisticRegression())
+    cv = run_grouped_cv(model, pd.DataFrame(rows), labels=("x", "y"), n_folds=3)
+    assert cv is not None and cv.n_folds == 3
+    assert cv.failed_folds == sum(np.isnan(cv.fold_macro_f1)) >= 1
+    assert len(cv.failures) == cv.failed_folds and all("class" in r for r in cv.failures)
+    finite = [s for s in cv.fold_macro_f1 if not np.isnan(s)]
+    assert finite and cv.macro_f1_mean == pytest.approx(np.mean(finite))
+
+
+def test_cv_fold_scores_are_scikit_learns_macro_f1_of_a_model_fit_on_the_other_folds(tiny_dataset_dir):
+    from training.config import FeaturesConfig, ModelConfig
+    from training.data import load_data
+    from training.models import build_model
+    from training.validation import fit_and_score
+
+    train = load_data(str(tiny_dataset_dir)).splits["train"]
+    model = build_model(ModelConfig(), FeaturesConfig(char_ngrams=[]), seed=0)
+    labels = ("sourced", "opinion", "unverifiable")
+    cv = run_grouped_cv(model, train, labels=labels, n_folds=3, seed=1)
+    fold = assign_folds(train["label"].to_numpy(), train["article_id"].to_numpy(), n_folds=3, seed=1)
+    by_hand = [fit_and_score(model, train[fold != i], train[fold == i], labels) for i in range(3)]
+    assert cv is not None and cv.failed_folds == 0 and cv.failures == ()
+    assert list(cv.fold_macro_f1) == pytest.approx(by_hand)

@@ -1,0 +1,1 @@
+"""The dataset (`srcrel build`): splits grouped by article, DatasetDict, card, report, plots."""

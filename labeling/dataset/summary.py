@@ -1,0 +1,48 @@
+"""The one-screen summary of a build: agreement with its CIs, and the annotators."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.table import Table
+
+from srcrel_core.progress import console
+
+__all__ = ["print_agreement_summary"]
+
+
+def _ci(estimate: dict[str, Any]) -> str:
+    value, low, high = estimate.get("value"), estimate.get("ci_low"), estimate.get("ci_high")
+    if value is None or math.isnan(value):  # not computable on this data
+        return "n/a"
+    if low is None or math.isnan(low):
+        return f"{value:.3f}"
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def print_agreement_summary(report: dict[str, Any], *, title: str) -> None:
+    """The agreement figures of a build's report.json, with their bootstrap CIs."""
+    agreement = report["agreement"]
+    pct = round(agreement["confidence"] * 100)
+    table = Table(title=title, title_justify="left")
+    table.add_column("measure", style="bold")
+    table.add_column(f"estimate [{pct}% CI]")
+    table.add_column("items", justify="right")
+    rows = [("observed agreement", agreement["observed"]),
+            ("Krippendorff's alpha (nominal)", agreement["krippendorff_alpha"]),
+            ("Fleiss' kappa (equal coverage)", agreement["fleiss_kappa"])]
+    rows += [(f"alpha, {label} vs rest", est) for label, est in agreement["per_label_alpha"].items()]
+    rows += [(f"Cohen's kappa {p['worker_a']} / {p['worker_b']}", p) for p in agreement["pairwise_cohen_kappa"]]
+    for name, estimate in rows:
+        table.add_row(name, _ci(estimate), str(estimate.get("n_items", "")))
+    console.print(table)
+    annotators = Table(title="annotators", title_justify="left")
+    for column in ("worker", "items", "median lead time (s)", "control accuracy", "agreement with consensus"):
+        annotators.add_column(column)
+    for row in report["annotators"]:
+        def fmt(value: Any, spec: str = ".3f") -> str:
+            return "n/a" if value is None else format(value, spec)
+        annotators.add_row(str(row["worker"]), str(row.get("items", "")), fmt(row.get("median_lead_time"), ".1f"),
+                           fmt(row.get("control_accuracy")), fmt(row.get("consensus_agreement")))
+    console.print(annotators)

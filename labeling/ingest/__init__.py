@@ -1,0 +1,1 @@
+"""Articles in, sentence records and Label Studio tasks out (`srcrel ingest`)."""

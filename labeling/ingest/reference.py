@@ -1,0 +1,76 @@
+"""Attach reference labels (a sidecar written by people who know the answer) to ingested sentences.
+
+The sidecar is JSONL, one object per sentence: `{"file": "fr_01_x.txt", "text": "...", "label":
+"sourced", "hard_case": null}`. A sentence is matched by its source file name and exact text,
+so the sidecar does not depend on srcrel's ids. Used for the demo, control sentences and
+simulated annotators.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from srcrel_core.errors import InputError
+
+__all__ = ["load_reference", "match_reference"]
+
+
+def load_reference(path: Path, *, label_names: Sequence[str]) -> list[dict[str, Any]]:
+    """The sidecar's rows, each checked: an object with string file, text and label, the label
+    one of `label_names`; the first bad line raises one InputError naming path:line."""
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        raise InputError(f"reference={path}: cannot read ({exc.strerror or exc}); pass a JSONL of file/text/label") from exc
+    rows = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"{path}:{n}: invalid JSON ({exc.msg}); fix the line") from exc
+        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in ("file", "text", "label")):
+            raise InputError(f"{path}:{n}: each line needs string fields file, text and label")
+        if row["label"] not in label_names:
+            raise InputError(f"{path}:{n}: label {row['label']!r} is not one of {', '.join(label_names)}; "
+                             "fix the line or pass label_set=NAME")
+        rows.append(row)
+    return rows
+
+
+def match_reference(path: Path, rows: list[dict[str, Any]], output_dir: Path) -> dict[str, Any]:
+    """Write `reference_labels.jsonl` ({sentence_id, label, hard_case}) beside `sentences.jsonl`
+    and return the counts: matched, unmatched reference rows, sentences without a reference."""
+    wanted = {(Path(r["file"]).name, r["text"]): r for r in rows}
+    matched: list[dict[str, Any]] = []
+    unlabeled = 0
+    with open(output_dir / "sentences.jsonl", "rb") as sentences:
+        for line in sentences:
+            record = orjson.loads(line)
+            row = wanted.pop((Path(record["source"]).name, record["text"]), None)
+            if row is None:
+                unlabeled += 1
+                continue
+            matched.append({"sentence_id": record["sentence_id"], "label": row["label"],
+                            "hard_case": row.get("hard_case"), "lang": record["lang"]})
+    with open(output_dir / "reference_labels.jsonl", "wb") as out:
+        out.writelines(orjson.dumps(item) + b"\n" for item in matched)
+    return {
+        "path": str(path),
+        "rows": len(rows),
+        "matched": len(matched),
+        "unmatched_rows": len(wanted),
+        "unmatched_examples": [f"{f}: {t[:60]}" for f, t in list(wanted)[:5]],
+        "sentences_without_reference": unlabeled,
+        "label_mix": dict(sorted(Counter(m["label"] for m in matched).items())),
+        "label_mix_by_lang": {
+            lang: dict(sorted(Counter(m["label"] for m in matched if m["lang"] == lang).items()))
+            for lang in sorted({m["lang"] for m in matched})
+        },
+    }

@@ -1,0 +1,294 @@
+"""The only module that imports label-studio-sdk: srcrel's calls to Label Studio, with SDK and
+HTTP failures turned into one-line StudioErrors.
+
+    client = connect(resolve_connection(settings))
+    project = ensure_project(client, "news-2026", label_config=xml, instructions=html)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import httpx
+from label_studio_sdk import LabelStudio
+from label_studio_sdk.core.api_error import ApiError
+from label_studio_sdk.core.request_options import RequestOptions
+from label_studio_sdk.types import LseTaskFilterOptionsRequest, SerializationOptionsRequest
+
+from labeling.studio.config import StudioSettings
+from labeling.studio.connection import Connection
+from labeling.studio.server import read_user_info, run_manage_command
+from srcrel_core.errors import StudioError
+
+__all__ = [
+    "Project",
+    "UncertainImport",
+    "User",
+    "annotate",
+    "connect",
+    "count_tasks",
+    "create_user",
+    "delete_tasks",
+    "describe_server",
+    "ensure_project",
+    "export_snapshot",
+    "find_project",
+    "find_tasks",
+    "get_user_token",
+    "import_tasks",
+    "list_task_refs",
+    "list_users",
+    "set_user_password",
+    "studio_errors",
+]
+
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise in run logs
+
+
+@dataclass(frozen=True)
+class Project:
+    id: int
+    title: str
+    task_count: int
+    settings: dict[str, Any]  # label_config, description, maximum_annotations, ...
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str
+
+
+@contextmanager
+def studio_errors(conn_url: str, what: str) -> Iterator[None]:
+    """Turn SDK and transport failures into one StudioError line naming the fix."""
+    try:
+        yield
+    except ApiError as exc:
+        status, body = exc.status_code, exc.body
+        if status == 401:
+            raise StudioError(f"{what}: Label Studio at {conn_url} rejected the API token (401): check "
+                              "LABEL_STUDIO_API_KEY, or the managed server's credentials.json") from exc
+        detail = body
+        if isinstance(body, dict):  # prefer the server's reason over its generic "Validation error"
+            errors = body.get("validation_errors") or {}
+            detail = "; ".join(f"{k}: {' '.join(map(str, v if isinstance(v, list) else [v]))}"
+                               for k, v in errors.items()) if isinstance(errors, dict) and errors else (
+                body.get("detail") or body)
+        text = " ".join(str(detail).split())
+        if text.lstrip().lower().startswith(("<!doctype", "<html")) or "<body" in text[:500].lower():
+            raise StudioError(f"{what}: {conn_url} answered {status} with an HTML page, not Label Studio's "
+                              "API: check LABEL_STUDIO_URL (the server's base URL, no path)") from exc
+        raise StudioError(f"{what}: Label Studio answered {status}: {text[:400]}") from exc
+    except httpx.TimeoutException as exc:
+        raise StudioError(f"{what}: Label Studio at {conn_url} did not answer in time") from exc
+    except httpx.TransportError as exc:
+        raise StudioError(f"{what}: cannot reach Label Studio at {conn_url} ({type(exc).__name__}): "
+                          "run `srcrel studio up`, or check LABEL_STUDIO_URL") from exc
+
+
+def connect(conn: Connection, *, timeout: float = 60.0) -> LabelStudio:
+    client = LabelStudio(base_url=conn.url, api_key=conn.api_key, timeout=timeout)  # type: ignore[no-untyped-call]
+    with studio_errors(conn.url, "connecting"):
+        client.users.whoami()
+    return client
+
+
+def _url(client: LabelStudio) -> str:
+    return str(client._client_wrapper.get_base_url())
+
+
+def describe_server(conn: Connection) -> tuple[str, tuple[str, ...]]:
+    """(version, project titles) of a running server."""
+    client = connect(conn)
+    with studio_errors(conn.url, "status"):
+        version = client.versions.get().release or ""
+        projects: Any = client.projects.list(page_size=100)
+        titles = tuple(p.title or "" for p in projects)
+    return version, titles
+
+
+def _project(client: LabelStudio, raw: Any) -> Project:
+    keys = ("label_config", "description", "expert_instruction", "maximum_annotations",
+            "overlap_cohort_percentage", "show_skip_button", "show_instruction", "created_at")
+    settings = {k: getattr(raw, k, None) for k in keys}
+    settings["created_at"] = str(settings["created_at"] or "")
+    return Project(id=raw.id, title=raw.title, task_count=raw.task_number or 0, settings=settings)
+
+
+def find_project(client: LabelStudio, name: str) -> Project | None:
+    """The project titled exactly NAME; None if there is none, StudioError if there are several."""
+    with studio_errors(_url(client), f"finding project {name!r}"):
+        listed: Any = client.projects.list(title=name, page_size=100)
+        hits = [p for p in listed if p.title == name]
+        if len(hits) > 1:
+            raise StudioError(f"{len(hits)} Label Studio projects are titled {name!r} (ids "
+                              f"{[p.id for p in hits]}): rename or delete the extra ones")
+        return _project(client, client.projects.get(hits[0].id)) if hits else None
+
+
+def ensure_project(client: LabelStudio, name: str, *, label_config: str, instructions: str,
+                   description: str, maximum_annotations: int, show_skip_button: bool) -> Project:
+    """Create the project NAME, or update the one that exists: never a second one."""
+    fields: dict[str, Any] = {
+        "label_config": label_config, "expert_instruction": instructions, "show_instruction": True,
+        "description": description, "maximum_annotations": maximum_annotations,
+        "overlap_cohort_percentage": 100, "show_skip_button": show_skip_button}
+    existing = find_project(client, name)
+    what = f"{'updating' if existing else 'creating'} project {name!r}"
+    with studio_errors(_url(client), what):
+        if existing is None:
+            raw = client.projects.create(title=name, **fields)
+            return _project(client, client.projects.get(int(raw.id or 0)))
+        if any(existing.settings.get(k) != v for k, v in fields.items()):  # a no-op push writes nothing
+            client.projects.update(existing.id, **fields)
+            return _project(client, client.projects.get(existing.id))
+    return existing
+
+
+def count_tasks(client: LabelStudio, project_id: int) -> int:
+    with studio_errors(_url(client), "counting tasks"):
+        return client.projects.get(project_id).task_number or 0
+
+
+def _list(client: LabelStudio, project_id: int, items: list[dict[str, Any]], conjunction: str,
+          page_size: int) -> list[Any]:
+    query = json.dumps({"filters": {"conjunction": conjunction, "items": items}, "ordering": ["tasks:id"]})
+    pager: Any = client.tasks.list(project=project_id, query=query, fields="task_only", include="id,data",
+                              page_size=page_size)
+    return list(pager.items or [])
+
+
+def list_task_refs(client: LabelStudio, project_id: int, *, after_id: int = 0,
+                   page_size: int = 10_000) -> list[tuple[int, str]]:
+    """(task id, data.sentence_id) of the project's tasks with id > after_id, ascending, in
+    pages filtered by id (a cursor: each request costs its page, not the whole project)."""
+    refs: list[tuple[int, str]] = []
+    with studio_errors(_url(client), "listing tasks"):
+        while True:
+            item = {"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": after_id}
+            page = _list(client, project_id, [item], "and", page_size)
+            refs += [(t.id, str((t.data or {}).get("sentence_id", ""))) for t in page]
+            if len(page) < page_size:
+                return refs
+            after_id = page[-1].id
+
+
+def find_tasks(client: LabelStudio, project_id: int, sentence_ids: Sequence[str]) -> dict[str, list[int]]:
+    """sentence_id -> task ids (normally one) for a few sentence_ids."""
+    found: dict[str, list[int]] = {sid: [] for sid in sentence_ids}
+    with studio_errors(_url(client), "finding tasks"):
+        for start in range(0, len(sentence_ids), 100):
+            items = [{"filter": "filter:tasks:data.sentence_id", "operator": "equal", "type": "String",
+                      "value": sid} for sid in sentence_ids[start:start + 100]]
+            for task in _list(client, project_id, items, "or", 10_000):
+                sid = str((task.data or {}).get("sentence_id", ""))
+                if sid in found:
+                    found[sid].append(task.id)
+    return found
+
+
+class UncertainImport(StudioError):
+    """An import request failed in a way that may or may not have created its tasks."""
+
+
+def import_tasks(client: LabelStudio, project_id: int, tasks: list[dict[str, Any]], *,
+                 timeout: float) -> list[int]:
+    """One import request, never retried by the SDK; returns the new task ids in order.
+    A time-out, a dropped connection or a 5xx raises UncertainImport: re-check, then re-send."""
+    try:
+        with studio_errors(_url(client), f"importing {len(tasks)} tasks"):
+            response = client.projects.import_tasks(
+                project_id, request=tasks, return_task_ids=True,  # type: ignore[arg-type]  # dicts are fine
+                request_options=RequestOptions(max_retries=0, timeout=timeout))  # retries: see ledger.py
+    except StudioError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, httpx.TransportError) or (
+                isinstance(cause, ApiError) and (cause.status_code or 500) >= 500):
+            raise UncertainImport(str(exc)) from cause
+        raise
+    return list(getattr(response, "task_ids", None) or [])
+
+
+def delete_tasks(client: LabelStudio, task_ids: Sequence[int]) -> list[int]:
+    """Delete the given tasks that carry no annotation (not even a skip); returns those deleted."""
+    deleted: list[int] = []
+    with studio_errors(_url(client), "deleting duplicate tasks"):
+        for task_id in task_ids:
+            task = client.tasks.get(str(task_id))
+            if not (task.total_annotations or task.cancelled_annotations):
+                client.tasks.delete(str(task_id))
+                deleted.append(task_id)
+    return deleted
+
+
+def export_snapshot(client: LabelStudio, project_id: int, out: BinaryIO, *, only_with_annotations: bool,
+                    title: str, timeout: float) -> None:
+    """Create a snapshot export with every annotation (skips, ground truth, all annotators;
+    completed_by and predictions expanded), wait for it, and stream its bytes into OUT."""
+    import time
+
+    with studio_errors(_url(client), "exporting"):
+        snap = client.projects.exports.create(
+            project_id, title=title,
+            task_filter_options=LseTaskFilterOptionsRequest(only_with_annotations=only_with_annotations),
+            serialization_options=SerializationOptionsRequest.model_validate(
+                {"predictions": {"only_id": False}, "annotations_completed_by": {"only_id": False}}),
+            request_options=RequestOptions(timeout=timeout),  # Community builds the file right here
+        )
+        if snap.id is None:
+            raise StudioError(f"Label Studio did not create an export of project {project_id}")
+        deadline = time.monotonic() + timeout
+        while (status := client.projects.exports.get(project_id, snap.id).status) != "completed":
+            if status == "failed" or time.monotonic() > deadline:
+                raise StudioError(f"export {snap.id} of project {project_id} {status or 'timed out'}: "
+                                  "see the server log, or raise pull.timeout")
+            time.sleep(1.0)
+        for chunk in client.projects.exports.download(  # noqa: FURB122  (streamed: never all in memory)
+                project_id, snap.id, export_type="JSON",
+                request_options=RequestOptions(timeout=timeout, chunk_size=1 << 20)):
+            out.write(chunk)
+
+
+def list_users(client: LabelStudio) -> list[User]:
+    with studio_errors(_url(client), "listing users"):
+        return [User(id=u.id, email=u.email or "") for u in client.users.list()]
+
+
+def create_user(client: LabelStudio, email: str) -> User:
+    """Add EMAIL to the organisation (no password: see set_user_password); existing users are kept."""
+    existing = {u.email: u for u in list_users(client)}
+    if email in existing:
+        return existing[email]
+    with studio_errors(_url(client), f"creating user {email}"):
+        raw = client.users.create(username=email.split("@")[0] + "-" + secrets.token_hex(3), email=email)
+    return User(id=raw.id, email=raw.email or email)
+
+
+def set_user_password(settings: StudioSettings, email: str, password: str) -> None:
+    """Managed server only: `label-studio reset_password`, the password sent on stdin, not argv."""
+    out = run_manage_command(settings, ["reset_password", "--username", email], stdin=password + "\n")
+    if "successfully" not in out and "same as current" not in out:
+        raise StudioError(f"could not set the password of {email}: {out.strip().splitlines()[-1:]}")
+
+
+def get_user_token(settings: StudioSettings, email: str) -> str:
+    """Managed server only: the user's legacy API token (`label-studio user --username EMAIL`)."""
+    return str(read_user_info(settings, email)["token"])
+
+
+def annotate(client: LabelStudio, task_id: int, *, from_name: str, to_name: str, choice: str,
+             lead_time: float) -> int:
+    """Submit one single-choice annotation as the client's own user; returns the annotation id."""
+    result = [{"from_name": from_name, "to_name": to_name, "type": "choices", "origin": "manual",
+               "value": {"choices": [choice]}}]
+    with studio_errors(_url(client), f"annotating task {task_id}"):
+        created = client.annotations.create(task_id, result=result, lead_time=lead_time,
+                                            request_options=RequestOptions(max_retries=0))
+    return int(created.id or 0)

@@ -1,0 +1,59 @@
+"""`srcrel studio up | down | status`: the managed server's life, and what a server answers."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from labeling.studio import api
+from labeling.studio.config import StudioAction, StudioConfig, StudioSettings
+from labeling.studio.connection import credentials_path, managed_url, resolve_connection
+from labeling.studio.server import health, running_pid, start_server, stop_server
+from srcrel_core.errors import ConfigError
+from srcrel_core.settings import to_dataclass
+
+__all__ = ["ServerStatus", "read_status", "run_from_config"]
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    state: Literal["up", "down"]
+    url: str
+    version: str = ""
+    projects: tuple[str, ...] = ()
+    pid: int | None = None
+
+
+def read_status(settings: StudioSettings) -> ServerStatus:
+    """Up or down, at the server the other stages would use. An external server named by
+    LABEL_STUDIO_URL without its key is an error, not the managed server reported down."""
+    external = settings.url or os.environ.get("LABEL_STUDIO_URL", "")
+    if not external and not credentials_path(settings).is_file():
+        return ServerStatus(state="down", url=managed_url(settings))
+    conn = resolve_connection(settings)
+    if not health(conn.url):
+        return ServerStatus(state="down", url=conn.url)
+    version, projects = api.describe_server(conn)
+    return ServerStatus(state="up", url=conn.url, version=version, projects=projects,
+                        pid=running_pid(settings) if conn.managed else None)
+
+
+def run_from_config(cfg: Any) -> None:
+    config: StudioConfig = to_dataclass(cfg, StudioConfig)
+    settings = config.studio
+    if config.action == StudioAction.up:
+        if settings.url or os.environ.get("LABEL_STUDIO_URL"):
+            raise ConfigError("LABEL_STUDIO_URL is set: srcrel uses that server and does not start its own; "
+                              "unset it to use `srcrel studio up`")
+        path = start_server(settings)
+        print(f"Label Studio is up at {managed_url(settings)}; admin login and API token in {path}")
+    elif config.action == StudioAction.down:
+        stopped = stop_server(settings)
+        print("Label Studio stopped" if stopped else "Label Studio was not running")
+    else:
+        status = read_status(settings)
+        print(f"Label Studio is {status.state} at {status.url}")
+        if status.state == "up":
+            print(f"version {status.version}; {len(status.projects)} project(s)"
+                  + (": " + ", ".join(status.projects) if status.projects else ""))

@@ -1,0 +1,175 @@
+"""Settings of the Label Studio stages (`srcrel studio|push|pull|simulate|adjudicate`), each
+registered as `<stage>_schema` for its primary YAML in configs/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from omegaconf import MISSING
+
+from srcrel_core.progress import ProgressMode
+from srcrel_core.settings import register_schemas
+
+__all__ = [
+    "AdjudicateAction",
+    "AdjudicateConfig",
+    "AdjudicationSource",
+    "ControlSettings",
+    "ProjectSettings",
+    "PullConfig",
+    "PushConfig",
+    "SimulateConfig",
+    "SimulatedAnnotator",
+    "StudioAction",
+    "StudioConfig",
+    "StudioSettings",
+    "register",
+]
+
+
+class StudioAction(StrEnum):
+    up = "up"
+    down = "down"
+    status = "status"
+
+
+class AdjudicateAction(StrEnum):
+    push = "push"
+    pull = "pull"
+
+
+class AdjudicationSource(StrEnum):
+    """queue: DIR/adjudication_queue.csv (ties, low agreement); label_issues: DIR/label_issues.csv."""
+
+    queue = "queue"
+    label_issues = "label_issues"
+
+
+@dataclass
+class StudioSettings:
+    """Where Label Studio runs. LABEL_STUDIO_URL + LABEL_STUDIO_API_KEY in the environment select
+    an external server instead of the managed one (the key never lives in a config)."""
+
+    # empty: LABEL_STUDIO_URL if set, else the managed server at http://127.0.0.1:<port>
+    url: str = ""
+    port: int = 8089
+    data_dir: str = ".srcrel/studio"
+    # empty: <repo>/.venv-studio/bin/label-studio (made by `make`)
+    executable: str = ""
+    # seconds to wait for /health on `studio up` (the first start runs migrations: ~25 s)
+    start_timeout: float = 180.0
+
+
+@dataclass
+class StudioConfig:
+    action: StudioAction = StudioAction.status
+    studio: StudioSettings = field(default_factory=StudioSettings)
+
+
+@dataclass
+class ProjectSettings:
+    name: str = MISSING
+    # overlap k: how many annotators label each sentence
+    maximum_annotations: int = 1
+    show_skip_button: bool = True
+
+
+@dataclass
+class ControlSettings:
+    # JSONL of {sentence_id, label} (or {text, label}) with known answers; empty: the input dir's
+    # reference_labels.jsonl (written by `srcrel ingest reference=...`) if there is one
+    reference: str = ""
+    # share of the pushed sentences used as controls (taken among those with a known label)
+    fraction: float = 0.0
+    seed: int = 0
+
+
+@dataclass
+class PushConfig:
+    input: str = MISSING
+    project: ProjectSettings = field(default_factory=ProjectSettings)
+    label_set: str = "default"
+    guidelines: str = "docs/guidelines.md"
+    controls: ControlSettings = field(default_factory=ControlSettings)
+    # emails of annotator accounts to create (managed server: passwords in 0600 files)
+    annotators: list[str] = field(default_factory=list)
+    # empty: a hash of tasks.json, so a re-run of the same input keeps the same batch id
+    batch: str = ""
+    chunk_size: int = 50_000
+    # seconds per import request before srcrel re-checks the server and retries
+    timeout: float = 600.0
+    retries: int = 3
+    # ledger of imported sentence_ids, control answers; one folder per project name
+    state_dir: str = ".srcrel/push"
+    # auto: a progress bar only on an interactive terminal; always; never
+    progress: ProgressMode = ProgressMode.auto
+    studio: StudioSettings = field(default_factory=StudioSettings)
+
+
+@dataclass
+class SimulatedAnnotator:
+    email: str = MISSING
+    # probability of giving the reference label; errors spread by a seeded draw
+    accuracy: float = 0.8
+
+
+@dataclass
+class SimulateConfig:
+    project: ProjectSettings = field(default_factory=ProjectSettings)
+    # reference_labels.jsonl ({sentence_id, label}) written by `srcrel ingest reference=...`
+    reference: str = MISSING
+    annotators: list[SimulatedAnnotator] = field(default_factory=lambda: [
+        SimulatedAnnotator("sim-annotator-1@srcrel.local", 0.9),
+        SimulatedAnnotator("sim-annotator-2@srcrel.local", 0.8),
+        SimulatedAnnotator("sim-annotator-3@srcrel.local", 0.7),
+    ])
+    label_set: str = "default"
+    seed: int = 0
+    state_dir: str = ".srcrel/push"
+    progress: ProgressMode = ProgressMode.auto
+    studio: StudioSettings = field(default_factory=StudioSettings)
+
+
+@dataclass
+class PullConfig:
+    project: ProjectSettings = field(default_factory=ProjectSettings)
+    output_dir: str = MISSING
+    only_with_annotations: bool = True
+    # seconds to wait for the export snapshot to complete
+    timeout: float = 600.0
+    studio: StudioSettings = field(default_factory=StudioSettings)
+
+
+@dataclass
+class AdjudicateConfig:
+    """`srcrel adjudicate push|pull`: the Label Studio round trip of the adjudication queue."""
+
+    action: AdjudicateAction = MISSING
+    # NAME: the adjudication project is NAME + suffix (NAME already ending in suffix is kept)
+    project: ProjectSettings = field(default_factory=ProjectSettings)
+    suffix: str = "-adjudication"
+    # push: a `srcrel build` output dir, and which of its lists to send
+    build: str = ""
+    source: AdjudicationSource = AdjudicationSource.queue
+    # push: the first N sentences of the list (0: all of them)
+    limit: int = 0
+    # push: the export that build read (its sha256 is checked against report.json); null: the
+    # file report.json names, looked for in the build dir's parent and the working dir
+    export: str | None = None
+    label_set: str = "default"
+    guidelines: str = "docs/guidelines.md"
+    # pull: JSONL {sentence_id, label, adjudicator, created_at}, for `srcrel build adjudications=`;
+    # the raw export is saved beside it
+    output: str = ""
+    chunk_size: int = 50_000
+    timeout: float = 600.0
+    retries: int = 3
+    state_dir: str = ".srcrel/push"
+    progress: ProgressMode = ProgressMode.auto
+    studio: StudioSettings = field(default_factory=StudioSettings)
+
+
+def register() -> None:
+    register_schemas({"studio_schema": StudioConfig, "push_schema": PushConfig, "pull_schema": PullConfig,
+                      "simulate_schema": SimulateConfig, "adjudicate_schema": AdjudicateConfig})

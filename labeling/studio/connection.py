@@ -1,0 +1,50 @@
+"""How every stage finds the Label Studio it talks to: the managed server (its URL and the
+token in its 0600 credentials file) or an external one (LABEL_STUDIO_URL + LABEL_STUDIO_API_KEY)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from labeling.studio.config import StudioSettings
+from srcrel_core.errors import StudioError
+
+__all__ = ["Connection", "credentials_path", "managed_url", "resolve_connection"]
+
+
+@dataclass(frozen=True)
+class Connection:
+    url: str
+    api_key: str
+    managed: bool  # True: srcrel's own server, whose data dir and `label-studio` commands we own
+
+    def __repr__(self) -> str:  # keep the key out of tracebacks and logs
+        return f"Connection(url={self.url!r}, managed={self.managed})"
+
+
+def credentials_path(settings: StudioSettings) -> Path:
+    return Path(settings.data_dir).resolve() / "credentials.json"
+
+
+def managed_url(settings: StudioSettings) -> str:
+    return f"http://127.0.0.1:{settings.port}"
+
+
+def resolve_connection(settings: StudioSettings) -> Connection:
+    """External server when studio.url / LABEL_STUDIO_URL is set (key from LABEL_STUDIO_API_KEY),
+    else the managed one (key from its credentials.json)."""
+    url = settings.url or os.environ.get("LABEL_STUDIO_URL", "")
+    if url:
+        key = os.environ.get("LABEL_STUDIO_API_KEY", "")
+        if not key:
+            raise StudioError(f"LABEL_STUDIO_URL is {url} but LABEL_STUDIO_API_KEY is not set: export "
+                              "the API token of your Label Studio account (Account & Settings)")
+        return Connection(url=url.rstrip("/"), api_key=key, managed=False)
+    path = credentials_path(settings)
+    if not path.is_file():
+        raise StudioError(f"no Label Studio credentials at {path}: run `srcrel studio up` first, or set "
+                          "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY for a server you run yourself")
+    creds = json.loads(path.read_text(encoding="utf-8"))
+    return Connection(url=managed_url(settings), api_key=creds["token"], managed=True)

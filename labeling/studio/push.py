@@ -1,0 +1,173 @@
+"""`srcrel push input=DIR project.name=NAME`: create or update the Label Studio project NAME
+(interface from the label set, instructions from the guidelines, overlap, annotator accounts),
+choose control sentences, and import the tasks it does not hold yet (see labeling/ledger.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from labeling.studio import api
+from labeling.studio.config import PushConfig, StudioSettings
+from labeling.studio.connection import resolve_connection
+from labeling.studio.guidelines import read_guidelines
+from labeling.studio.interface import TASK_FIELDS, build_label_config
+from labeling.studio.ledger import import_missing, open_ledger, reconcile, state_dir_for
+from srcrel_core.errors import ConfigError, InputError
+from srcrel_core.io import atomic_write, read_label_records, write_private_file
+from srcrel_core.labelset import LabelSet, load_label_set
+from srcrel_core.progress import check_progress_mode, progress_bar
+from srcrel_core.settings import to_dataclass
+
+__all__ = ["PushResult", "push_tasks", "read_tasks", "run_from_config"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PushResult:
+    project_id: int
+    project_created: bool
+    url: str
+    total: int  # sentences in the input
+    imported: int  # tasks created by this run
+    duplicates_removed: int
+    guidelines_version: str
+    controls_path: Path | None
+    annotator_files: tuple[Path, ...]
+
+
+def read_tasks(input_dir: Path) -> tuple[list[dict[str, Any]], bytes]:
+    """The `data` objects of DIR/tasks.json (an ingest output dir) and the file's bytes."""
+    path = input_dir / "tasks.json"
+    if not path.is_file():
+        raise InputError(f"{path} not found: input= must be an ingest output dir (run `srcrel ingest`)")
+    raw = path.read_bytes()
+    try:
+        items = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"{path} is not valid JSON ({exc}): re-run `srcrel ingest`") from exc
+    if not isinstance(items, list):
+        raise InputError(f"{path} must hold a JSON list of {{\"data\": {{...}}}}: re-run `srcrel ingest`")
+    seen: set[str] = set()
+    rows: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        data = item.get("data") if isinstance(item, dict) else None
+        sid = data.get("sentence_id") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or not isinstance(sid, str) or not sid:
+            raise InputError(f"{path}: task {i} has no data.sentence_id: re-run `srcrel ingest`")
+        if sid in seen:
+            raise InputError(f"{path}: task {i} repeats sentence_id {sid!r}: re-run `srcrel ingest`")
+        seen.add(sid)
+        rows.append({**data, **{f: data.get(f) or "" for f in TASK_FIELDS}})  # LS rejects a missing $var
+    return rows, raw
+
+
+def _choose_controls(sentence_ids: list[str], reference: str, fraction: float, seed: int,
+                     label_set: LabelSet, texts: dict[str, str]) -> list[dict[str, str]]:
+    """A deterministic sample of FRACTION of the sentences among those the reference labels."""
+    if fraction <= 0:
+        return []
+    if not reference:
+        raise ConfigError("controls.fraction > 0 needs controls.reference=FILE (JSONL {sentence_id, label})")
+    by_text = {text: sid for sid, text in texts.items()}
+    known: dict[str, str] = {}
+    for record in read_label_records(reference, label_names=label_set.names, what="controls.reference",
+                                     fix="give a JSONL of {sentence_id, label} (or {text, label}) with "
+                                         f"labels of label set {label_set.name}", allow_text=True):
+        sid = record.sentence_id or by_text.get(record.text, "")
+        if sid in texts:
+            known[sid] = record.label
+    wanted = round(fraction * len(sentence_ids))
+    if len(known) < wanted:
+        log.warning("controls: %d sentences wanted, only %d have a known label", wanted, len(known))
+    rank = sorted(known, key=lambda s: hashlib.sha256(f"{seed}:{s}".encode()).hexdigest())
+    return [{"sentence_id": s, "label": known[s]} for s in sorted(rank[:wanted])]
+
+
+def _create_annotators(client: Any, emails: list[str], settings: StudioSettings,
+                       managed: bool) -> tuple[Path, ...]:
+    files: list[Path] = []
+    for email in emails:
+        api.create_user(client, email)
+        if not managed:
+            continue
+        path = Path(settings.data_dir).resolve() / "annotators" / f"{email}.json"
+        if not path.is_file():  # keep an existing password: annotators may already use it
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            password = secrets.token_urlsafe(16)
+            api.set_user_password(settings, email, password)
+            write_private_file(path, json.dumps({"email": email, "password": password}) + "\n")
+        files.append(path)
+    if emails and not managed:
+        log.warning("annotator accounts created on an external server: its admin must set their passwords")
+    return tuple(files)
+
+
+def push_tasks(config: PushConfig) -> PushResult:
+    rows, raw = read_tasks(Path(config.input))
+    label_set = load_label_set(config.label_set)
+    label_config = build_label_config(label_set)
+    version, instructions = read_guidelines(Path(config.guidelines))
+    batch = config.batch or hashlib.sha256(raw).hexdigest()[:12]
+    if config.chunk_size < 1 or config.project.maximum_annotations < 1:
+        raise ConfigError("chunk_size and project.maximum_annotations must be at least 1")
+    check_progress_mode(config.progress)
+    state = state_dir_for(config.state_dir, config.project.name)
+    reference = config.controls.reference
+    if not reference and (Path(config.input) / "reference_labels.jsonl").is_file():
+        reference = str(Path(config.input) / "reference_labels.jsonl")  # written by ingest reference=...
+    controls = _choose_controls([r["sentence_id"] for r in rows], reference,
+                                config.controls.fraction, config.controls.seed, label_set,
+                                {r["sentence_id"]: r["sentence"] for r in rows})
+
+    conn = resolve_connection(config.studio)
+    client = api.connect(conn)
+    existed = api.find_project(client, config.project.name) is not None
+    project = api.ensure_project(
+        client, config.project.name, label_config=label_config, instructions=instructions,
+        description=f"srcrel label_set={label_set.name} guidelines_version={version}",
+        maximum_annotations=config.project.maximum_annotations,
+        show_skip_button=config.project.show_skip_button)
+    annotator_files = _create_annotators(client, list(config.annotators), config.studio, conn.managed)
+
+    controls_path = None
+    if controls:
+        state.mkdir(parents=True, exist_ok=True)
+        controls_path = state / "controls.jsonl"
+        atomic_write(controls_path, "".join(json.dumps(c) + "\n" for c in controls))
+
+    ledger = open_ledger(state / "ledger.tsv", url=conn.url, project_id=project.id)
+    removed = reconcile(client, ledger)
+    payloads = {r["sentence_id"]: {"data": {**r, "guidelines_version": version, "srcrel_batch": batch}}
+                for r in rows}
+    missing = sum(1 for sid in payloads if sid not in ledger.tasks)
+    with progress_bar("importing chunks", total=-(-missing // config.chunk_size), mode=config.progress) as advance:
+        imported = import_missing(client, ledger, payloads, chunk_size=config.chunk_size,
+                                  timeout=config.timeout, retries=config.retries, advance=advance)
+    removed += reconcile(client, ledger)  # a late commit of a timed-out chunk shows up here
+    return PushResult(project_id=project.id, project_created=not existed, url=conn.url, total=len(rows),
+                      imported=imported, duplicates_removed=removed, guidelines_version=version,
+                      controls_path=controls_path, annotator_files=annotator_files)
+
+
+def run_from_config(cfg: Any) -> None:
+    result = push_tasks(to_dataclass(cfg, PushConfig))
+    verb = "created" if result.project_created else "updated"
+    print(f"project {result.project_id} {verb} at {result.url}/projects/{result.project_id}: "
+          f"{result.imported} task(s) imported, {result.total - result.imported} already there "
+          f"(guidelines {result.guidelines_version})")
+    if result.duplicates_removed:
+        print(f"{result.duplicates_removed} duplicate task(s) removed")
+    if result.controls_path:
+        print(f"control answers: {result.controls_path} (pass it to build as controls=...)")
+    for path in result.annotator_files:
+        print(f"annotator login: {path}")

@@ -1,0 +1,216 @@
+"""The managed Label Studio server: start it (clean environment, generated admin credentials,
+127.0.0.1 only), stop it, see whether it runs, and run its `label-studio` management commands.
+
+This module manages a process and files; it never imports the SDK (see labeling/studio/api.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+
+from labeling.studio.config import StudioSettings
+from labeling.studio.connection import credentials_path, managed_url
+from srcrel_core.errors import ConfigError, StudioError
+from srcrel_core.io import write_private_file
+
+__all__ = [
+    "health",
+    "read_user_info",
+    "run_manage_command",
+    "running_pid",
+    "server_env",
+    "start_server",
+    "stop_server",
+]
+
+# a source checkout keeps Label Studio in its own virtual env (`make` creates it)
+_CHECKOUT_STUDIO = Path(__file__).resolve().parents[2] / ".venv-studio" / "bin" / "label-studio"
+_ADMIN = "admin@srcrel.local"
+
+
+def _pid_path(settings: StudioSettings) -> Path:  # {"pid", "port"} of the server srcrel started
+    return Path(settings.data_dir).resolve() / "server.json"
+
+
+def _executable(settings: StudioSettings) -> Path:
+    if settings.executable:
+        exe = Path(settings.executable)
+    elif _CHECKOUT_STUDIO.is_file():
+        exe = _CHECKOUT_STUDIO
+    else:
+        exe = Path(shutil.which("label-studio") or _CHECKOUT_STUDIO)
+    if not exe.is_file():
+        raise ConfigError(f"Label Studio not found at {exe}: run `make` (it creates .venv-studio), or "
+                          "`pip install label-studio` in an env of its own and set "
+                          "studio.executable=/path/to/bin/label-studio")
+    return exe
+
+
+def _ensure_credentials(settings: StudioSettings) -> dict[str, str]:
+    """Generate the admin password and legacy API token once, in a 0600 file."""
+    path = credentials_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.is_file():
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    creds = {"username": _ADMIN, "password": secrets.token_urlsafe(24), "token": secrets.token_hex(20)}
+    write_private_file(path, json.dumps(creds, indent=2) + "\n")
+    return creds
+
+
+def server_env(settings: StudioSettings, creds: dict[str, str] | None = None) -> dict[str, str]:
+    """A clean environment: Label Studio reads X, HEARTEX_X and LABEL_STUDIO_X, so a stray
+    USERNAME, PORT or DEBUG from the user's shell must not leak in."""
+    data_dir = Path(settings.data_dir).resolve()
+    (data_dir / "home").mkdir(parents=True, exist_ok=True, mode=0o700)
+    env = {
+        "PATH": f"{_executable(settings).parent}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": str(data_dir / "home"),
+        "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
+        "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
+        "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+        "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "false",
+        "LABEL_STUDIO_COLLECT_ANALYTICS": "false",
+        "LABEL_STUDIO_LATEST_VERSION_CHECK": "false",
+        "LABEL_STUDIO_SENTRY_DSN": "",
+        "LABEL_STUDIO_FRONTEND_SENTRY_DSN": "",
+        "LABEL_STUDIO_HOST": managed_url(settings),
+    }
+    if creds:
+        env |= {"LABEL_STUDIO_USERNAME": creds["username"], "LABEL_STUDIO_PASSWORD": creds["password"],
+                "LABEL_STUDIO_USER_TOKEN": creds["token"]}
+    return env
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            return True
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Django does: TIME_WAIT is free
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def health(url: str) -> bool:
+    try:
+        return bool(requests.get(f"{url}/health", timeout=2).json().get("status") == "UP")
+    except (requests.RequestException, ValueError):
+        return False
+
+
+def running_pid(settings: StudioSettings) -> int | None:
+    """The pid of the server srcrel started in this data dir, if that process still runs."""
+    path = _pid_path(settings)
+    if not path.is_file():
+        return None
+    pid = int(json.loads(path.read_text(encoding="utf-8"))["pid"])
+    try:
+        cmdline = " ".join(psutil.Process(pid).cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+    return pid if "label-studio" in cmdline and " start" in cmdline else None
+
+
+def _log_tail(settings: StudioSettings, lines: int = 3) -> str:
+    path = Path(settings.data_dir).resolve() / "server.log"
+    if not path.is_file():
+        return ""
+    tail = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return " | ".join(tail[-lines:])
+
+
+def start_server(settings: StudioSettings) -> Path:
+    """Start the managed server and return once /health answers; returns the credentials path."""
+    url = managed_url(settings)
+    if running_pid(settings) and health(url):
+        return credentials_path(settings)
+    exe = _executable(settings)
+    if _port_taken(settings.port):
+        raise StudioError(f"port {settings.port} is taken by another process: stop it or choose another "
+                          f"with studio.port=N")
+    creds = _ensure_credentials(settings)
+    log = Path(settings.data_dir).resolve() / "server.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [str(exe), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(settings.port)],
+            env=server_env(settings, creds), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            cwd=settings.data_dir, start_new_session=True,
+        )
+    _pid_path(settings).write_text(json.dumps({"pid": proc.pid, "port": settings.port}), encoding="utf-8")
+    deadline = time.monotonic() + settings.start_timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _pid_path(settings).unlink(missing_ok=True)
+            raise StudioError(f"Label Studio exited during start-up (code {proc.returncode}); see {log}: "
+                              f"{_log_tail(settings)}")
+        if health(url):
+            return credentials_path(settings)
+        time.sleep(0.5)
+    _terminate(proc.pid)
+    _pid_path(settings).unlink(missing_ok=True)
+    raise StudioError(f"Label Studio did not answer {url}/health within {settings.start_timeout:.0f} s "
+                      f"(raise studio.start_timeout); see {log}: {_log_tail(settings)}")
+
+
+def _terminate(pid: int, timeout: float = 15.0) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+        psutil.Process(pid).wait(timeout=timeout)
+    except (ProcessLookupError, psutil.NoSuchProcess):
+        return
+    except psutil.TimeoutExpired:
+        os.killpg(pid, signal.SIGKILL)
+
+
+def stop_server(settings: StudioSettings) -> bool:
+    """SIGTERM the managed server; False if it was not running."""
+    pid = running_pid(settings)
+    _pid_path(settings).unlink(missing_ok=True)
+    if pid is None:
+        if health(managed_url(settings)):
+            raise StudioError(f"a Label Studio that srcrel did not start answers on port {settings.port}: "
+                              "stop it where it was started")
+        return False
+    _terminate(pid)
+    return True
+
+
+def run_manage_command(settings: StudioSettings, args: list[str], *, stdin: str = "") -> str:
+    """Run `label-studio ARGS` on the managed server's data dir (works while it runs)."""
+    result = subprocess.run(
+        [str(_executable(settings)), *args], env=server_env(settings), input=stdin, capture_output=True,
+        check=False, text=True, cwd=settings.data_dir, start_new_session=True, timeout=300,  # no tty: getpass reads stdin
+    )
+    if result.returncode != 0:
+        tail = " | ".join(result.stderr.strip().splitlines()[-2:])
+        raise StudioError(f"`label-studio {args[0]}` failed (code {result.returncode}): {tail}")
+    return result.stdout
+
+
+def read_user_info(settings: StudioSettings, email: str) -> dict[str, Any]:
+    """`label-studio user --username EMAIL` parsed: id, email, token (the legacy API token), ..."""
+    out = run_manage_command(settings, ["user", "--username", email])
+    line = next((ln for ln in reversed(out.splitlines()) if ln.startswith("{")), "")
+    info = ast.literal_eval(line) if line else {}
+    if info.get("status") != "ok":
+        raise StudioError(f"Label Studio has no user {email!r}: create it first (push annotators=[...])")
+    return dict(info)
+
+

@@ -1,0 +1,103 @@
+"""`srcrel simulate`: simulated annotators label a Label Studio project through the API.
+
+Each annotator is a real Label Studio user of the managed server who answers with their own
+API token; their answer to a sentence is drawn from the sentence's reference label through a
+seeded confusion matrix (accuracy on the diagonal, errors spread by a seeded Dirichlet draw).
+Used by `make demo` and by anyone who wants to test a pipeline on known answers; datasets built
+from such annotations must say so (`card.simulated_annotators=true`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from labeling.annotations.simulated import simulate_annotations
+from labeling.studio import api
+from labeling.studio.config import SimulateConfig
+from labeling.studio.connection import Connection, resolve_connection
+from labeling.studio.ledger import state_dir_for
+from srcrel_core.errors import ConfigError, StudioError
+from srcrel_core.io import read_label_records
+from srcrel_core.labelset import load_label_set
+from srcrel_core.progress import check_progress_mode, progress_bar
+from srcrel_core.settings import to_dataclass
+
+__all__ = ["SimulationResult", "confusion_for", "run_from_config", "run_simulation"]
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    project_id: int
+    annotations_created: int
+    already_done: int
+    confusions: dict[str, list[list[float]]]
+
+
+def confusion_for(accuracy: float, n_labels: int, *, seed: int) -> np.ndarray:
+    """accuracy on the diagonal; each row's errors spread over the other labels by a seeded Dirichlet."""
+    if not 0 < accuracy <= 1:
+        raise ConfigError(f"annotator accuracy {accuracy} must be in (0, 1]")
+    rng = np.random.default_rng(seed)
+    matrix = np.zeros((n_labels, n_labels))
+    for i in range(n_labels):
+        errors = rng.dirichlet(np.ones(n_labels - 1)) * (1 - accuracy)
+        matrix[i] = np.insert(errors, i, accuracy)
+    return matrix
+
+
+def run_from_config(cfg: Any) -> SimulationResult:
+    result = run_simulation(to_dataclass(cfg, SimulateConfig))
+    print(f"project {result.project_id}: {result.annotations_created} simulated annotation(s) created, "
+          f"{result.already_done} already there")
+    return result
+
+
+def run_simulation(config: SimulateConfig) -> SimulationResult:
+    label_set = load_label_set(config.label_set)
+    references = [(r.sentence_id, r.label) for r in read_label_records(
+        config.reference, label_names=label_set.names, what="reference",
+        fix="pass the reference_labels.jsonl ({sentence_id, label}) that `srcrel ingest reference=...` "
+            "writes into its output dir")]
+    check_progress_mode(config.progress)
+    if not config.annotators:
+        raise ConfigError("annotators is empty: list at least one {email, accuracy}")
+    conn = resolve_connection(config.studio)
+    if not conn.managed:
+        raise StudioError("srcrel simulate acts as each annotator with their own token, which only the managed "
+                          "server (`srcrel studio up`) can issue: unset LABEL_STUDIO_URL")
+    admin = api.connect(conn)
+    project = api.find_project(admin, config.project.name)
+    if project is None:
+        raise StudioError(f"no project named {config.project.name!r}: run `srcrel push` first")
+    task_of = {sid: task_id for task_id, sid in api.list_task_refs(admin, project.id)}
+    references = [(sid, label) for sid, label in references if sid in task_of]
+    names = label_set.names
+    confusions = {a.email: confusion_for(a.accuracy, len(names), seed=config.seed + n)
+                  for n, a in enumerate(config.annotators)}
+    answers = simulate_annotations(references, confusions, label_names=names, seed=config.seed)
+    rng = np.random.default_rng(config.seed)
+    state = state_dir_for(config.state_dir, config.project.name)
+    state.mkdir(parents=True, exist_ok=True)
+    created = done = 0
+    for annotator in config.annotators:
+        api.create_user(admin, annotator.email)
+        client = api.connect(Connection(conn.url, api.get_user_token(config.studio, annotator.email), True))
+        ledger = state / f"simulated-{annotator.email}.txt"  # sentence_ids already answered: re-runs resume
+        seen = set(ledger.read_text(encoding="utf-8").split()) if ledger.is_file() else set()
+        mine = answers[answers["worker"] == annotator.email]
+        with ledger.open("a", encoding="utf-8") as out, \
+                progress_bar(f"annotating as {annotator.email}", total=len(mine), mode=config.progress) as advance:
+            for sid, label in zip(mine["task"], mine["label"]):
+                advance()
+                if sid in seen:
+                    done += 1
+                    continue
+                api.annotate(client, task_of[sid], from_name="label", to_name="sentence", choice=str(label),
+                                lead_time=round(float(rng.gamma(2.0, 4.0)), 2))
+                out.write(f"{sid}\n")
+                out.flush()
+                created += 1
+    return SimulationResult(project.id, created, done, {k: v.round(4).tolist() for k, v in confusions.items()})

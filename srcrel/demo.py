@@ -1,0 +1,180 @@
+"""`srcrel demo`: the main job end to end on the bundled example corpus (`make demo`).
+
+ingest -> Label Studio (managed server, or yours via LABEL_STUDIO_URL) -> push -> three simulated
+annotators answer through the API -> pull -> build (agreement, aggregation, dataset, card).
+Each step calls the same plain function as the matching `srcrel STAGE ...` command, with
+outputs under `output_dir` (default `demo-output/`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from omegaconf import DictConfig
+
+from labeling.annotations.aggregate import Method
+from labeling.annotations.config import AggregationConfig
+from labeling.dataset.config import BuildConfig, CardConfig
+from labeling.dataset.summary import print_agreement_summary
+from labeling.ingest.config import IngestConfig
+from labeling.ingest.run import run_ingest
+from labeling.ingest.summary import print_ingest_summary
+from labeling.studio.config import (
+    ControlSettings,
+    ProjectSettings,
+    PullConfig,
+    PushConfig,
+    SimulateConfig,
+    StudioSettings,
+)
+from srcrel_core.progress import console
+from srcrel_core.settings import register_schemas, to_dataclass
+
+__all__ = ["REPO_ROOT", "DemoConfig", "register", "run_demo", "run_from_config"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class DemoConfig:
+    output_dir: str = "demo-output"
+    articles: str = str(REPO_ROOT / "examples" / "articles")
+    reference: str = str(REPO_ROOT / "examples" / "reference_labels.jsonl")
+    project: str = "srcrel-demo"
+    # overlap k: every sentence is labeled by this many of the simulated annotators
+    overlap: int = 3
+    control_fraction: float = 0.1
+    aggregation: Method = Method.dawid_skene
+    # baselines trained on the demo dataset (configs/model/<name>.yaml); empty: skip training
+    models: list[str] = field(default_factory=lambda: [
+        "majority", "cue_rules", "tfidf_logreg", "tfidf_svm", "tfidf_nb", "embed_logreg", "combined_logreg", "ensemble"])
+    studio: StudioSettings = field(default_factory=StudioSettings)
+
+
+def register() -> None:
+    register_schemas({"demo_schema": DemoConfig})
+
+
+def run_from_config(cfg: DictConfig) -> None:
+    run_demo(to_dataclass(cfg, DemoConfig))
+
+
+def run_demo(config: DemoConfig) -> None:
+    from labeling.dataset.build import run_build
+    from labeling.studio.connection import credentials_path
+    from labeling.studio.pull import pull_export
+    from labeling.studio.push import push_tasks
+    from labeling.studio.server import start_server
+    from labeling.studio.simulate import run_simulation
+
+    out = Path(config.output_dir)
+    console.rule("[bold]1. ingest the example corpus")
+    ingested = run_ingest(IngestConfig(input=config.articles, output_dir=str(out / "ingest"),
+                                       reference=config.reference))
+    print_ingest_summary(ingested)
+
+    console.rule("[bold]2. Label Studio")
+    external = bool(config.studio.url or os.environ.get("LABEL_STUDIO_URL"))
+    if external:
+        console.print("using your Label Studio (LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY)")
+    else:
+        creds = start_server(config.studio)
+        console.print(f"managed Label Studio up at http://127.0.0.1:{config.studio.port} "
+                      f"(data in {Path(config.studio.data_dir).resolve()})\nadmin login: {creds.resolve()}")
+    sim = SimulateConfig(project=ProjectSettings(name=config.project), reference=str(out / "ingest" / "reference_labels.jsonl"),
+                         studio=config.studio, progress="never")
+    pushed = push_tasks(PushConfig(
+        input=str(out / "ingest"), project=ProjectSettings(name=config.project, maximum_annotations=config.overlap),
+        guidelines=str(REPO_ROOT / "docs" / "guidelines.md"), controls=ControlSettings(fraction=config.control_fraction),
+        annotators=[a.email for a in sim.annotators], studio=config.studio, progress="never"))
+    console.print(f"project {config.project!r}: {pushed.url}/projects/{pushed.project_id} - {pushed.imported} task(s) "
+                  f"imported, {pushed.total - pushed.imported} already there; overlap {config.overlap}; "
+                  f"guidelines version {pushed.guidelines_version}")
+    if external:
+        console.print("simulated annotators need the managed server: label the project yourself, then run "
+                      f"`srcrel pull project.name={config.project} output_dir=...` and `srcrel build ...`")
+        return
+
+    console.rule("[bold]3. three simulated annotators label every sentence through the API")
+    simulated = run_simulation(sim)
+    for annotator in sim.annotators:
+        console.print(f"{annotator.email}: accuracy {annotator.accuracy:.2f} on the reference labels "
+                      f"(confusion matrix seeded, in the dataset card)")
+    console.print(f"{simulated.annotations_created} annotation(s) created, {simulated.already_done} already there")
+
+    console.rule("[bold]4. pull the raw export and build the dataset")
+    pulled = pull_export(PullConfig(project=ProjectSettings(name=config.project), output_dir=str(out / "exports"),
+                                    studio=config.studio))
+    console.print(f"export: {pulled.export_path} ({pulled.size:,} bytes, sha256 in {pulled.meta_path.name})")
+    built = run_build(BuildConfig(
+        export=str(pulled.export_path), output_dir=str(out / "dataset"),
+        controls=str(pushed.controls_path) if pushed.controls_path else None,
+        sentences=str(out / "ingest" / "sentences.jsonl"),
+        aggregation=AggregationConfig(method=config.aggregation),
+        card=CardConfig(simulated_annotators=True)))
+    report = built.report
+    rec = report["export"]["reconciliation"]
+    console.print(f"annotations: {rec}")
+    print_agreement_summary(report, title=f"agreement of the simulated annotators ({report['agreement']['items']} sentences)")
+    splits = ", ".join(f"{name} {s['rows']} ({s['articles']} articles)" for name, s in report["dataset"]["splits"].items())
+    queue = report["aggregation"]["adjudication_queue"]
+    console.print(f"{queue} sentence(s) tied or below the agreement threshold; a person settles them with "
+                  f"`srcrel adjudicate push build={out / 'dataset'} project.name={config.project}`")
+    console.print(f"dataset: {built.rows} sentences, labels by {report['aggregation']['method']}; {splits}\n"
+                  f"fingerprint {built.fingerprint}: {(out / 'dataset').resolve()} (card: README.md, figures: report.json)")
+
+    if config.models:
+        console.rule("[bold]5. baselines on the demo dataset")
+        _train_baselines(out, config.models)
+
+    console.rule("[bold]done")
+    if not external:
+        console.print(f"Label Studio keeps running at http://127.0.0.1:{config.studio.port} - log in with the admin "
+                      f"account in {credentials_path(config.studio).resolve()} (or an annotator's file in "
+                      f"{(Path(config.studio.data_dir) / 'annotators').resolve()}).\n"
+                      "Stop it with: .venv/bin/srcrel studio down")
+    console.print(f"Demo outputs are in {out.resolve()}")
+    (out / "demo-summary.json").write_bytes(orjson.dumps({
+        "dataset_fingerprint": built.fingerprint, "sentences": built.rows,
+        "agreement": report["agreement"]["krippendorff_alpha"], "simulated_confusions": simulated.confusions,
+    }, option=orjson.OPT_INDENT_2))
+
+
+def _train_baselines(out: Path, models: list[str]) -> None:
+    from omegaconf import OmegaConf
+    from rich.table import Table
+
+    from srcrel.cli import compose_stage_config
+    from training.config import ReportConfig, TrainConfig
+    from training.report import run_report
+    from training.train import run_train
+
+    for model in models:
+        cfg = compose_stage_config("train", [f"dataset={out / 'dataset'}", f"model={model}",
+                                             f"output_dir={out / 'runs' / model}"])
+        run_train(to_dataclass(cfg, TrainConfig), config_tree=OmegaConf.to_container(cfg, resolve=False, enum_to_str=True))  # type: ignore[arg-type]
+    report = run_report(ReportConfig(runs=str(out / "runs" / "*"), output=str(out / "runs" / "baselines")))
+    table = Table(title="baselines (test macro-F1 with bootstrap 95% CI; selection on validation, never on test)",
+                  title_justify="left")
+    for column in ("model", "validation macro-F1", "test macro-F1 [95% CI]", "accuracy", "grouped-CV macro-F1", "selected"):
+        table.add_column(column)
+    def fmt(value: float | None) -> str:
+        return "" if value is None or math.isnan(value) else f"{value:.3f}"
+
+    for row in report.table.itertuples():
+        table.add_row(row.model, fmt(row.validation_macro_f1), f"{row.macro_f1:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}]",
+                      fmt(row.accuracy), fmt(row.cv_macro_f1), "yes" if row.selected else "")
+    console.print(table)
+    console.print(f"The demo test split is small: read the intervals, not the point estimates.\n"
+                  f"report: {report.markdown.resolve()} (and .csv, .png); runs: {(out / 'runs').resolve()}/<model>/")
+
+
+if __name__ == "__main__":  # `python -m srcrel.demo key=value ...` == `srcrel demo key=value ...`
+    from srcrel.cli import main
+
+    main(["demo", *sys.argv[1:]])

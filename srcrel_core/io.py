@@ -1,0 +1,152 @@
+"""srcrel's one input/output module: atomic writes (a file, or a set of files that appear
+together), and the reader of `{sentence_id, label}` files (controls, reference labels,
+adjudications) that validates every row into a typed record or fails in one line naming
+file:line and the fix."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from srcrel_core.errors import InputError
+
+__all__ = ["LabelRecord", "atomic_write", "read_label_records", "staged_output", "write_private_file"]
+
+
+def atomic_write(path: Path, data: bytes | str, *, private: bool = False) -> None:
+    """Write `data` to `path` all at once: a temporary file beside it, flushed and fsynced, then
+    renamed into place. A reader sees the old file or the new one, never a part. `private`
+    creates the file 0600 from its first byte (secrets)."""
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        if not private:  # mkstemp creates 0600; ordinary outputs follow the umask
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """A secret (password, token): 0600 from the first byte, written atomically."""
+    atomic_write(path, text, private=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def staged_output(output_dir: Path, *, last: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Yield a staging folder beside `output_dir`; on success move its entries into `output_dir`
+    (the names in `last`, e.g. the manifest, after the others), on failure delete it, and the
+    output dir too if this call created it empty.
+
+    A reader that sees the manifest therefore sees the complete set of files it describes.
+    """
+    created = not output_dir.exists()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.staging-", dir=output_dir.parent))
+    try:
+        yield staging
+        entries = sorted(staging.iterdir(), key=lambda p: (p.name in last, last.index(p.name) if p.name in last else 0))
+        for entry in entries:
+            target = output_dir / entry.name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            os.replace(entry, target)
+        _fsync_dir(output_dir)
+    except BaseException:
+        if created and output_dir.is_dir() and not any(output_dir.iterdir()):
+            output_dir.rmdir()
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class LabelRecord:
+    """One row of a labels file: the sentence (by id, or by text where allowed) and its label."""
+
+    line: int
+    label: str
+    sentence_id: str = ""
+    text: str = ""
+
+
+def read_label_records(path: str | Path, *, label_names: Sequence[str], what: str, fix: str,
+                       id_fields: Sequence[str] = ("sentence_id",),
+                       allow_text: bool = False) -> list[LabelRecord]:
+    """Rows of a JSONL (`{"sentence_id": ..., "label": ...}` per line) or CSV (header row with
+    the same columns) file, each checked: an object, an id (one of `id_fields`; or `text` when
+    `allow_text`), a label of the label set. The first bad row raises one InputError naming
+    `path:line`, what is wrong and `fix`. Blank lines are skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} {path} not found: {fix}")
+    shape = "{" + ", ".join(f'"{f}": ...' for f in (id_fields[0], "label")) + "}"
+    records = []
+    for line, row in _rows(path, shape=shape, fix=fix):
+        where = f"{path}:{line}"
+        if not isinstance(row, dict):
+            raise InputError(f"{where}: expected a JSON object like {shape}, got {type(row).__name__}: {fix}")
+        sentence_id = next((str(row[f]) for f in id_fields if row.get(f) not in (None, "")), "")
+        text = str(row.get("text") or "") if allow_text else ""
+        if not sentence_id and not text:
+            hint = (" (this looks like an ingest reference sidecar {file, text, label}; pass the "
+                    "reference_labels.jsonl that `srcrel ingest reference=...` writes)"
+                    if "text" in row and not allow_text else "")
+            raise InputError(f"{where}: no {' or '.join(id_fields)}{' or text' if allow_text else ''}{hint}: {fix}")
+        label = row.get("label")
+        if label not in label_names:
+            raise InputError(f"{where}: label {label!r} is not one of {', '.join(label_names)}: {fix}")
+        records.append(LabelRecord(line=line, label=str(label), sentence_id=sentence_id, text=text))
+    return records
+
+
+def _rows(path: Path, *, shape: str, fix: str) -> Iterator[tuple[int, object]]:
+    try:
+        raw = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 text: save the file as UTF-8") from exc
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(raw.splitlines(keepends=True), strict=True)
+        try:
+            for row in reader:
+                yield reader.line_num, row
+        except csv.Error as exc:
+            raise InputError(f"{path}:{reader.line_num}: not valid CSV ({exc}): {fix}") from exc
+        return
+    for line, text in enumerate(raw.splitlines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            yield line, orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"{path}:{line}: not JSON ({str(exc).split(':')[0]}); expected {shape} per "
+                             f"line: {fix}") from exc

@@ -1,0 +1,36 @@
+"""The dataset schema, declared once: `srcrel build` writes it, training reads it, tests use it.
+
+A srcrel dataset is a `datasets.DatasetDict` with the splits below, one row per labelled
+sentence: text columns, a ClassLabel `label` whose names are the label set's, where the label
+came from, the vote distribution (soft label), each annotation, and the item's agreement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from datasets import ClassLabel, Features, List, Value
+
+__all__ = ["MODEL_COLUMNS", "SPLITS", "TEXT_COLUMNS", "dataset_features"]
+
+SPLITS = ("train", "validation", "test")
+TEXT_COLUMNS = ("sentence_id", "article_id", "text", "prev_text", "next_text", "lang", "title",
+                "url", "outlet", "published", "guidelines_version")
+# what a model sees of a row (training/data.py); the other text columns are provenance
+MODEL_COLUMNS = ("sentence_id", "article_id", "text", "prev_text", "next_text", "lang", "label")
+ANNOTATION = {"worker": Value("string"), "label": Value("string"), "lead_time": Value("float32"),
+              "origin": Value("string")}
+
+
+def dataset_features(label_names: Sequence[str], *, text_columns: Sequence[str] = TEXT_COLUMNS,
+                     annotations: bool = True) -> Features:
+    """The Features of a srcrel dataset; data with no annotators (CheckThat TSVs) leaves out
+    `annotations` and may carry fewer text columns."""
+    return Features({
+        **{name: Value("string") for name in text_columns},
+        "label": ClassLabel(names=list(label_names)),
+        "label_source": Value("string"),
+        "soft_label": List(Value("float32")),
+        **({"annotations": List(ANNOTATION)} if annotations else {}),
+        "agreement": Value("float32"),
+    })

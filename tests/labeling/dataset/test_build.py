@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pandas as pd
+import pytest
+import yaml
+from datasets import load_from_disk
+
+from labeling.dataset.build import run_from_config
+from srcrel.cli import check_overrides, compose_stage_config
+from srcrel_core.errors import ConfigError, ExportError
+
+REPO = Path(__file__).resolve().parents[3]
+FAST = ["agreement.bootstrap_n=30", "label_issues.n_splits=3"]
+
+
+def _build(export: Path, out: Path, *extra: str):
+    cfg = compose_stage_config("build", [f"export={export}", f"output_dir={out}", *FAST, *extra])
+    return run_from_config(cfg)
+
+
+def test_build_writes_dataset_card_report_and_provenance(simulated_export: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = _build(simulated_export, out, "card.license=cc-by-4.0")
+    dataset = load_from_disk(str(out / "dataset"))
+    assert list(dataset) == ["train", "validation", "test"]
+    assert dataset["train"].features["label"].names == ["sourced", "opinion", "unverifiable"]
+    columns = set(dataset["train"].column_names)
+    assert {"sentence_id", "article_id", "text", "prev_text", "next_text", "lang", "label",
+            "label_source", "soft_label", "annotations", "agreement"} <= columns
+    articles = [set(dataset[s]["article_id"]) for s in dataset]
+    assert not (articles[0] & articles[1] or articles[0] & articles[2] or articles[1] & articles[2])
+    parquet = pd.concat(pd.read_parquet(out / "parquet" / f"{s}.parquet") for s in dataset)
+    assert len(parquet) == result.rows == sum(dataset[s].num_rows for s in dataset)
+
+    report = orjson.loads((out / "report.json").read_bytes())
+    rec = report["export"]["reconciliation"]
+    assert rec["balanced"] and rec["exported"] == rec["kept"] + sum(rec["dropped"].values()) == 900
+    assert set(report) >= {"agreement", "annotators", "aggregation", "dataset", "label_issues", "export"}
+    assert 0 < report["agreement"]["krippendorff_alpha"]["value"] < 1
+    assert len(report["agreement"]["pairwise_cohen_kappa"]) == 3
+    assert [a["items"] for a in report["annotators"]] == [300, 300, 300]
+    assert report["aggregation"]["unresolved"] + result.rows == 300
+    provenance = orjson.loads((out / "provenance.json").read_bytes())
+    assert set(provenance) == {"dataset_fingerprint", "export_sha256", "guidelines_version",
+                               "label_names", "srcrel_version"}
+    assert provenance["dataset_fingerprint"] == result.fingerprint
+
+    card = (out / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["license"] == "cc-by-4.0" and meta["language"] == ["en"]
+    assert meta["size_categories"] == ["n<1K"] and meta["task_categories"] == ["text-classification"]
+    assert provenance["export_sha256"] in card and "Krippendorff" in card
+    assert "annotators of this dataset were simulated" not in card
+    for name in ("plots/pairwise_kappa.png", "plots/confusion_vs_consensus.png", "label_issues.csv",
+                 "adjudication_queue.csv", "dropped_annotations.csv"):
+        assert (out / name).is_file(), name
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_same_export_and_config_give_the_same_fingerprint(simulated_export: Path, tmp_path: Path) -> None:
+    first = _build(simulated_export, tmp_path / "a")
+    second = _build(simulated_export, tmp_path / "b")
+    again = _build(simulated_export, tmp_path / "a")  # rebuilding over an existing output
+    assert first.fingerprint == second.fingerprint == again.fingerprint
+    other = _build(simulated_export, tmp_path / "c", "seed=1")
+    assert other.fingerprint != first.fingerprint
+
+
+def test_a_truncated_export_writes_nothing(simulated_export: Path, tmp_path: Path) -> None:
+    raw = simulated_export.read_bytes()
+    simulated_export.write_bytes(raw[: len(raw) - 500])
+    out = tmp_path / "nested" / "out"
+    with pytest.raises(ExportError, match=r"truncated JSON near byte \d+ \(line \d+\)"):
+        _build(simulated_export, out)
+    assert not (tmp_path / "nested").exists()
+    previous = tmp_path / "previous"
+    previous.mkdir()
+    (previous / "keep.txt").write_text("old build")
+    with pytest.raises(ExportError):
+        _build(simulated_export, previous)
+    assert [p.name for p in previous.iterdir()] == ["keep.txt"]
+
+
+def test_simulated_card_controls_adjudications_and_metadata(simulated_export: Path, tmp_path: Path) -> None:
+    controls = tmp_path / "controls.jsonl"
+    controls.write_text('{"sentence_id": "art0000-000", "label": "unverifiable"}\n')
+    queue_out = tmp_path / "first"
+    _build(simulated_export, queue_out)
+    queue = pd.read_csv(queue_out / "adjudication_queue.csv")
+    tied = queue.loc[queue["reason"] == "tie", "task"].tolist()
+    assert tied
+    decisions = tmp_path / "adjudications.jsonl"
+    decisions.write_text("".join(f'{{"task": "{t}", "label": "opinion"}}\n' for t in tied))
+    sentences = tmp_path / "sentences.jsonl"
+    sentences.write_text('{"sentence_id": "art0000-001", "url": "https://example.org/a0", "outlet": "Example"}\n')
+    out = tmp_path / "out"
+    result = _build(simulated_export, out, f"controls={controls}", f"adjudications={decisions}",
+                    f"sentences={sentences}", "card.simulated_annotators=true",
+                    "aggregation.method=dawid_skene", "aggregation.n_iter=20")
+    rows = pd.concat(pd.read_parquet(out / "parquet" / f"{s}.parquet")
+                     for s in ("train", "validation", "test")).set_index("sentence_id")
+    assert result.rows == 300 - 0  # Dawid-Skene leaves no ties
+    assert rows.loc["art0000-000", "label_source"] == "control" and rows.loc["art0000-000", "label"] == 2
+    assert (rows.loc[tied, "label_source"] == "adjudicated").all() and (rows.loc[tied, "label"] == 1).all()
+    assert rows.loc["art0000-001", "url"] == "https://example.org/a0"
+    assert "annotators of this dataset were simulated" in (out / "README.md").read_text()
+    report = orjson.loads((out / "report.json").read_bytes())
+    assert set(report["aggregation"]["worker_confusions"]) == {"1", "2", "3"}
+    assert report["aggregation"]["label_sources"]["control"] == 1
+    worker_1 = next(a for a in report["annotators"] if a["worker"] == "1")
+    assert worker_1["control_items"] == 1
+
+
+def test_bad_option_fails_at_composition_listing_the_choices(simulated_export: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'vote', expected one of \[majority, dawid_skene, mace, glad\]"):
+        check_overrides("build", [f"export={simulated_export}", f"output_dir={tmp_path}", "aggregation.method=vote"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_prints_one_line_and_exits_1_on_a_broken_export(tmp_path: Path) -> None:
+    export = tmp_path / "export.json"
+    export.write_bytes(b'[{"id": 1, "data": {"sentence_id": "s1"}, "annotations": [')
+    proc = subprocess.run([sys.executable, "-m", "srcrel.cli", "build", f"export={export}",
+                           f"output_dir={tmp_path / 'out'}", f"hydra.run.dir={tmp_path / 'run'}"],
+                          check=False, capture_output=True, text=True, cwd=REPO,
+                          env={"PYTHONPATH": str(REPO)})
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert str(export) in proc.stderr and "truncated" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("override", [
+    "aggregation.method=majority", "aggregation.method=dawid_skene", "aggregation.method=mace",
+    "aggregation.method=glad", "aggregation.tie_policy=unresolved", "aggregation.tie_policy=random",
+    "aggregation.tie_policy=label_order", "label_set=checkthat", "label_issues.enabled=false",
+    "agreement.plots=false", "card.simulated_annotators=true",
+])
+def test_every_option_composes(override: str) -> None:
+    from labeling.dataset.build import _check_options
+    from labeling.dataset.config import BuildConfig
+    from srcrel_core.settings import to_dataclass
+
+    config = to_dataclass(compose_stage_config("build", ["export=x.json", "output_dir=out", override]),
+                          BuildConfig)
+    _check_options(config)
+
+
+def test_missing_export_names_the_setting() -> None:
+    from labeling.dataset.config import BuildConfig
+    from srcrel_core.settings import to_dataclass
+
+    with pytest.raises(ConfigError, match="missing required setting 'export'"):
+        to_dataclass(compose_stage_config("build", ["output_dir=out"]), BuildConfig)

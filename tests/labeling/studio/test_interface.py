@@ -1,0 +1,90 @@
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from labeling.studio import api
+from labeling.studio.config import StudioSettings
+from labeling.studio.connection import resolve_connection
+from labeling.studio.interface import build_label_config, check_label_config
+from srcrel_core.errors import ConfigError, StudioError
+from srcrel_core.labelset import load_label_set
+
+
+def test_config_has_context_required_choice_span_unsure_and_comment() -> None:
+    root = ET.fromstring(build_label_config(load_label_set("default")))
+    texts = {el.get("name"): el.get("value") for el in root.iter("Text")}
+    assert texts == {"title": "$title", "prev": "$prev_sentence", "sentence": "$sentence",
+                     "next": "$next_sentence"}
+    label = next(el for el in root.iter("Choices") if el.get("name") == "label")
+    assert (label.get("required"), label.get("choice")) == ("true", "single-radio")
+    assert [(c.get("value"), c.get("hotkey")) for c in label] == [
+        ("sourced", "1"), ("opinion", "2"), ("unverifiable", "3")]
+    assert all(c.get("hint") for c in label)
+    assert [el.get("toName") for el in root.iter("Labels")] == ["sentence"]
+    unsure = next(el for el in root.iter("Choices") if el.get("name") == "unsure")
+    assert unsure.get("required") is None
+    assert [el.get("name") for el in root.iter("TextArea")] == ["comment"]
+    assert not list(root.iter("HyperText"))
+
+
+def test_checkthat_config_carries_its_labels() -> None:
+    root = ET.fromstring(build_label_config(load_label_set("checkthat")))
+    label = next(el for el in root.iter("Choices") if el.get("name") == "label")
+    assert [c.get("value") for c in label] == ["OBJ", "SUBJ"]
+
+
+GOOD = build_label_config(load_label_set("default"))
+
+
+@pytest.mark.parametrize(("xml", "message"), [
+    ("<View><Text name='s' value='$sentence'>", "not valid XML"),
+    ("<Vue/>", "expected <View>"),
+    (GOOD.replace('toName="sentence" choice', 'toName="sentense" choice'), "names no object tag"),
+    ("<View><Text name='s' value='$sentence'/><Choices name='c' toName='s'/></View>", "has no options"),
+    (GOOD.replace("<Choices name=\"unsure\"", "<Choicez name=\"unsure\"").replace(
+        "</Choices>\n  <TextArea", "</Choicez>\n  <TextArea"), "unknown tag <Choicez>"),
+    (GOOD.replace('choice="single-radio"', 'choice="single-bogus"'), "must be one of"),
+    (GOOD.replace("$next_sentence", "$next"), "must be one of \\$sentence"),
+    (GOOD.replace("<HyperText", "").replace('<Text name="title"', '<HyperText name="title"'),
+     "unknown tag <HyperText>"),
+    ("<View><Text name='s' value='$sentence'/><Text name='s' value='$title'/></View>", "repeats a tag"),
+])
+def test_check_rejects_bad_configs(xml: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        check_label_config(xml)
+
+
+def test_check_catches_choices_that_differ_from_the_label_set() -> None:
+    with pytest.raises(ConfigError, match="differ from the label set"):
+        check_label_config(GOOD, label_names=("SUBJ", "OBJ"))
+
+
+@pytest.mark.studio
+def test_server_accepts_the_generated_configs_and_rejects_a_broken_one(
+        studio_settings: StudioSettings) -> None:
+    client = api.connect(resolve_connection(studio_settings))
+    for name in ("default", "checkthat"):
+        project = api.ensure_project(client, f"iface-{name}", label_config=build_label_config(
+            load_label_set(name)), instructions="", description="", maximum_annotations=1,
+            show_skip_button=True)
+        assert "$prev_sentence" in project.settings["label_config"]
+    broken = GOOD.replace('toName="sentence" choice', 'toName="nothing" choice')
+    with pytest.raises(StudioError, match="400"):
+        api.ensure_project(client, "iface-default", label_config=broken, instructions="",
+                              description="", maximum_annotations=1, show_skip_button=True)
+
+
+def test_adjudication_config_shows_earlier_answers_as_text_and_one_required_choice() -> None:
+    from labeling.studio.interface import ADJUDICATION_FIELDS, build_adjudication_config
+
+    xml = build_adjudication_config(load_label_set("default"))
+    root = ET.fromstring(xml)
+    texts = {el.get("name"): el.get("value") for el in root.iter("Text")}
+    assert texts["earlier"] == "$earlier_annotations" and texts["sentence"] == "$sentence"
+    choices = list(root.iter("Choices"))
+    assert [c.get("name") for c in choices] == ["label"] and choices[0].get("required") == "true"
+    assert [c.get("value") for c in choices[0]] == ["sourced", "opinion", "unverifiable"]
+    assert not list(root.iter("HyperText"))
+    check_label_config(xml, fields=ADJUDICATION_FIELDS)
+    with pytest.raises(ConfigError, match="must be one of"):  # the labeling project has no such field
+        check_label_config(xml)

@@ -1,0 +1,50 @@
+"""The whole workflow end to end against the real Label Studio: what `make demo` runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from labeling.studio.config import StudioSettings
+from srcrel.demo import DemoConfig, run_demo
+
+pytestmark = [pytest.mark.studio, pytest.mark.slow]
+
+
+def test_demo_runs_end_to_end(studio_settings: StudioSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # push/simulate state under ./.srcrel of the test, not of the repo
+    out = tmp_path / "demo"
+    config = DemoConfig(output_dir=str(out), project="demo-smoke", studio=studio_settings,
+                        models=["majority", "tfidf_logreg"])
+    run_demo(config)
+
+    report = json.loads((out / "dataset" / "report.json").read_text())
+    reconciliation = report["export"]["reconciliation"]
+    assert reconciliation["balanced"] and reconciliation["exported"] == 3 * 228 == reconciliation["kept"]
+    agreement = report["agreement"]
+    assert agreement["items"] == 228 and agreement["annotators"] == 3
+    # accuracies 0.9 / 0.8 / 0.7 over three labels: clearly above chance, clearly below perfect
+    assert 0.25 < agreement["krippendorff_alpha"]["value"] < 0.8
+    # annotators are created in order of decreasing simulated accuracy (0.9, 0.8, 0.7), so their
+    # Label Studio ids ascend while their agreement with the consensus descends
+    by_id = sorted(report["annotators"], key=lambda row: int(row["worker"]))
+    assert [row["items"] for row in by_id] == [228, 228, 228]
+    consensus = [row["consensus_agreement"] for row in by_id]
+    assert consensus == sorted(consensus, reverse=True)
+    summary = json.loads((out / "demo-summary.json").read_text())
+    assert len(summary["simulated_confusions"]) == 3
+    card = (out / "dataset" / "README.md").read_text()
+    assert "simulated" in card.lower()
+    assert report["aggregation"]["method"] == "dawid_skene"
+    for model in ("majority", "tfidf_logreg"):
+        metrics = json.loads((out / "runs" / model / "metrics.json").read_text())
+        assert 0 <= metrics["macro_f1"] <= 1
+    assert (out / "runs" / "baselines.md").is_file()
+
+    # a second run is idempotent: nothing imported or annotated twice
+    run_demo(config)
+    again = json.loads((out / "dataset" / "report.json").read_text())
+    assert again["export"]["reconciliation"]["exported"] == 3 * 228
+    assert again["dataset"]["fingerprint"] != "" and again["agreement"] == report["agreement"]
