@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from labeling.annotations.simulated import simulate_annotations
+from labeling.annotations.synthetic import simulate_annotations
 from labeling.studio import api
 from labeling.studio.config import SimulateConfig
 from labeling.studio.connection import Connection, resolve_connection

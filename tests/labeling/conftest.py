@@ -10,7 +10,7 @@ import orjson
 import pandas as pd
 import pytest
 
-from labeling.annotations.simulated import simulate_annotations
+from labeling.annotations.synthetic import simulate_annotations
 from tests.simulated_export import write_simulated_export
 
 LABELS = ("sourced", "opinion", "unverifiable")

@@ -10,7 +10,7 @@ from labeling.annotations.decisions import (
     read_adjudications,
     select_for_adjudication,
 )
-from labeling.annotations.simulated import simulate_annotations
+from labeling.annotations.synthetic import simulate_annotations
 from labeling.annotations.table import count_labels, item_agreement
 from srcrel_core.errors import InputError
 from tests.labeling.conftest import LABELS

@@ -1,4 +1,4 @@
-"""Simulated annotators: seeded confusion matrices applied to reference labels.
+"""Synthetic annotations: seeded confusion matrices applied to reference labels.
 
 Used by the demo (annotating through Label Studio as simulated users) and by tests of the
 aggregators, which must recover the matrices they were given.
