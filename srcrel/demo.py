@@ -66,7 +66,7 @@ def run_from_config(cfg: DictConfig) -> None:
 
 def run_demo(config: DemoConfig) -> None:
     from labeling.dataset.build import run_build
-    from labeling.studio.connection import credentials_path
+    from labeling.studio.connection import credentials_path, gateway_url
     from labeling.studio.pull import pull_export
     from labeling.studio.push import push_tasks
     from labeling.studio.server import start_server
@@ -84,8 +84,11 @@ def run_demo(config: DemoConfig) -> None:
         console.print("using your Label Studio (LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY)")
     else:
         creds = start_server(config.studio)
-        console.print(f"managed Label Studio up at http://127.0.0.1:{config.studio.port} "
+        console.print(f"managed Label Studio up at http://127.0.0.1:{config.studio.port} for the administrator "
                       f"(data in {Path(config.studio.data_dir).resolve()})\nadmin login: {creds.resolve()}")
+        if config.studio.gateway:
+            console.print(f"annotators' address (the gateway: they see only their own answers): "
+                          f"{gateway_url(config.studio)}")
     sim = SimulateConfig(project=ProjectSettings(name=config.project), reference=str(out / "ingest" / "reference_labels.jsonl"),
                          studio=config.studio, progress="never")
     pushed = push_tasks(PushConfig(
@@ -134,9 +137,11 @@ def run_demo(config: DemoConfig) -> None:
 
     console.rule("[bold]done")
     if not external:
-        console.print(f"Label Studio keeps running at http://127.0.0.1:{config.studio.port} - log in with the admin "
-                      f"account in {credentials_path(config.studio).resolve()} (or an annotator's file in "
-                      f"{(Path(config.studio.data_dir) / 'annotators').resolve()}).\n"
+        console.print(f"Label Studio keeps running. Administrator: http://127.0.0.1:{config.studio.port} with the "
+                      f"admin account in {credentials_path(config.studio).resolve()}. Annotators: "
+                      f"{gateway_url(config.studio)} (the gateway) with an annotator's file in "
+                      f"{(Path(config.studio.data_dir) / 'annotators').resolve()}.\n"
+                      f"{report['blind']['statement']}\n"
                       "Stop it with: .venv/bin/srcrel studio down")
     console.print(f"Demo outputs are in {out.resolve()}")
     (out / "demo-summary.json").write_bytes(orjson.dumps({

@@ -43,7 +43,7 @@ def studio_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio
     for var in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"):
         os.environ.pop(var, None)  # the managed server, not a developer's own
     settings = StudioSettings(port=free_port(), data_dir=str(tmp_path_factory.mktemp("studio")),
-                              executable=str(STUDIO_EXECUTABLE))
+                              executable=str(STUDIO_EXECUTABLE), public_port=free_port())
     start_server(settings)
     yield settings
     stop_server(settings)

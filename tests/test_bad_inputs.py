@@ -100,6 +100,11 @@ CASES = {
         f"input={_ingested(t)}", "project.name=x", GUIDELINES, "controls.fraction=0.5",
         "controls.reference=" + str(_write(t / "ctl.jsonl", '["a1-s1", "opinion"]\n'))],
         ("ctl.jsonl:1", "expected a JSON object", "got list")),
+    "push: a control the guidelines quote as an example": Case("push", lambda t: [
+        f"input={_ingested(t)}", "project.name=x", "controls.fraction=1",
+        "guidelines=" + str(_write(t / "g.md", 'Example: "Le pont a été fermé." is unverifiable.\n')),
+        "controls.reference=" + str(_write(t / "ctl.jsonl", '{"sentence_id": "a1-s1", "label": "unverifiable"}\n'))],
+        ("ctl.jsonl:1", "a1-s1", "quoted as an example", "g.md:1")),
     # simulate
     "simulate: the README's example file (no sentence_id)": Case("simulate", lambda t: [
         "project.name=x", f"reference={EXAMPLES / 'reference_labels.jsonl'}"],

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from labeling.annotations.aggregate import Aggregation, Method, TiePolicy, aggregate
 from labeling.annotations.agreement import AgreementReport, compute_agreement
 from labeling.annotations.annotators import annotator_stats, confusion_against_consensus
+from labeling.annotations.blind import blind_status, read_gateway_record
 from labeling.annotations.decisions import (
     apply_adjudications,
     read_adjudications,
@@ -143,6 +144,7 @@ def _report(config: BuildConfig, labels: tuple[str, ...], parsed: ParsedExport,
                      "label_issues": asdict(config.label_issues), "splits": asdict(config.splits)},
         "export": {"file": parsed.path.name, "sha256": parsed.sha256, "tasks": parsed.n_tasks,
                    "reconciliation": {**asdict(rec), "balanced": rec.balanced}},
+        "blind": blind_status(parsed.annotations["annotation_id"], read_gateway_record(parsed.path)),
         "agreement": {
             "items": agreement.n_items, "annotations": agreement.n_annotations,
             "annotators": agreement.n_workers, "bootstrap_n": agreement.bootstrap_n,
@@ -217,6 +219,7 @@ def run_build(config: BuildConfig) -> BuildResult:
     label_set = load_label_set(config.label_set)
     labels = label_set.names
     controls = read_controls(config.controls, label_names=labels) if config.controls else None
+    decisions = read_adjudications(config.adjudications, label_names=labels) if config.adjudications else None
     clock = _Laps()
     parsed = parse_export(config.export, label_names=labels, controls=controls,
                           from_name=config.from_name)
@@ -238,8 +241,8 @@ def run_build(config: BuildConfig) -> BuildResult:
                     n_iter=config.aggregation.n_iter, controls=controls)
     clock.lap("aggregation")
     queue = select_for_adjudication(agg, per_item, threshold=config.agreement.adjudication_threshold)
-    if config.adjudications:
-        agg = apply_adjudications(agg, read_adjudications(config.adjudications, label_names=labels))
+    if decisions is not None:
+        agg = apply_adjudications(agg, decisions)
     # the reference for accuracy: srcrel's control answers, then Label Studio ground truth
     reference = parsed.ground_truth if controls is None else \
         pd.concat([parsed.ground_truth[~parsed.ground_truth.index.isin(controls.index)], controls])

@@ -17,13 +17,13 @@ def size_category(n: int) -> str:
     return "10M<n<100M"
 
 
-def _ci(estimate: dict[str, Any]) -> str:
+def _ci(estimate: dict[str, Any], confidence: float = 0.95) -> str:
     value, low, high = estimate["value"], estimate["ci_low"], estimate["ci_high"]
     if value is None:
         return "undefined"
     if low is None:
         return f"{value:.3f}"
-    return f"{value:.3f} (95% CI {low:.3f}–{high:.3f})"
+    return f"{value:.3f} ({confidence:.0%} CI {low:.3f}–{high:.3f})"
 
 
 def render_card(report: dict[str, Any], *, license: str, pretty_name: str,
@@ -43,6 +43,8 @@ def render_card(report: dict[str, Any], *, license: str, pretty_name: str,
         lines += [("> **The annotators of this dataset were simulated** (seeded confusion matrices "
                    "applied to reference labels). Its agreement figures describe the simulation, "
                    "not human judgement. Do not use it as human-labelled data."), ""]
+    if "blind" in report:
+        lines += [f"**{report['blind']['statement']}**", ""]
     lines += [(f"{data['rows']} news sentences labelled {', '.join(report['labels'])} by "
                f"{agreement['annotators']} annotators, built by srcrel {report['srcrel_version']} "
                "from a Label Studio export."), ""]
@@ -67,16 +69,16 @@ def _distribution(report: dict[str, Any]) -> list[str]:
 
 def _agreement(report: dict[str, Any]) -> list[str]:
     agreement = report["agreement"]
-    fleiss = agreement["fleiss_kappa"]
+    fleiss, level = agreement["fleiss_kappa"], agreement["confidence"]
     lines = ["## Agreement", "",
              (f"Over {agreement['items']} sentences and {agreement['annotations']} annotations "
               f"({agreement['bootstrap_n']} bootstrap resamples of sentences, seed "
               f"{report['settings']['seed']}):"), "",
-             f"- Observed agreement (mean share of agreeing pairs): {_ci(agreement['observed'])}",
-             f"- Krippendorff's α (nominal): {_ci(agreement['krippendorff_alpha'])}",
+             f"- Observed agreement (mean share of agreeing pairs): {_ci(agreement['observed'], level)}",
+             f"- Krippendorff's α (nominal): {_ci(agreement['krippendorff_alpha'], level)}",
              (f"- Fleiss' κ ({fleiss['n_items']} sentences with exactly "
-              f"{agreement['fleiss_coverage']} labels): {_ci(fleiss)}")]
-    lines += [f"- α for {label} vs the rest: {_ci(est)}"
+              f"{agreement['fleiss_coverage']} labels): {_ci(fleiss, level)}")]
+    lines += [f"- α for {label} vs the rest: {_ci(est, level)}"
               for label, est in agreement["per_label_alpha"].items()]
     return [*lines, "", ("Pairwise Cohen's κ: `plots/pairwise_kappa.png`; each annotator against "
                          "the consensus: `plots/confusion_vs_consensus.png`; all figures: "

@@ -8,6 +8,7 @@ Ids are content-derived, so the same article always gets the same ids whatever e
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import logging
@@ -32,7 +33,7 @@ from labeling.ingest.read import (
     read_file,
 )
 from labeling.ingest.reference import load_reference, match_reference
-from labeling.ingest.segment import segment_text
+from labeling.ingest.segment import segment_text, split_paragraphs
 from labeling.ingest.summary import IngestResult, print_ingest_summary
 from labeling.ingest.tasks import sentence_to_task
 from srcrel_core import __version__
@@ -240,6 +241,7 @@ def _write_sentences(articles: list[_Article], staging: Path, *, min_articles: i
         tasks.write(b"[")
         for article in articles:
             text, spans = article.raw.text, article.spans
+            starts = [p_start for p_start, _ in split_paragraphs(text)]
             meta = {k: article.raw.metadata.get(k, "") for k in METADATA_FIELDS}
             occurrences: Counter[str] = Counter()
             for index, (a, b) in enumerate(spans):
@@ -250,6 +252,8 @@ def _write_sentences(articles: list[_Article], staging: Path, *, min_articles: i
                     "sentence_id": sentence_id_for(article.article_id, sentence, occurrences[sentence]),
                     "article_id": article.article_id,
                     "index": index,
+                    # 0-based paragraph of the article (sentences never cross a paragraph break)
+                    "paragraph": max(bisect.bisect_right(starts, a) - 1, 0),
                     "text": sentence,
                     "char_start": a,
                     "char_end": b,

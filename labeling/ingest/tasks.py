@@ -8,7 +8,8 @@ from typing import Any
 __all__ = ["TASK_FIELDS", "sentence_to_task"]
 
 # data keys of a task; the labeling config refers to $sentence, $prev_sentence, $next_sentence, $title
-TASK_FIELDS = ("sentence_id", "article_id", "index", "sentence", "prev_sentence", "next_sentence", "title", "lang")
+TASK_FIELDS = ("sentence_id", "article_id", "index", "paragraph", "sentence", "prev_sentence", "next_sentence",
+               "title", "lang")
 
 
 def sentence_to_task(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -21,6 +22,7 @@ def sentence_to_task(record: Mapping[str, Any]) -> dict[str, Any]:
             "sentence_id": record["sentence_id"],
             "article_id": record["article_id"],
             "index": record["index"],
+            "paragraph": record.get("paragraph", 0),
             "sentence": record["text"],
             "prev_sentence": record.get("prev_text") or "",
             "next_sentence": record.get("next_text") or "",

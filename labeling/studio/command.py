@@ -8,8 +8,13 @@ from typing import Any, Literal
 
 from labeling.studio import api
 from labeling.studio.config import StudioAction, StudioConfig, StudioSettings
-from labeling.studio.connection import credentials_path, managed_url, resolve_connection
-from labeling.studio.server import health, running_pid, start_server, stop_server
+from labeling.studio.connection import (
+    credentials_path,
+    gateway_url,
+    managed_url,
+    resolve_connection,
+)
+from labeling.studio.server import gateway_pid, health, running_pid, start_server, stop_server
 from srcrel_core.errors import ConfigError
 from srcrel_core.settings import to_dataclass
 
@@ -23,6 +28,7 @@ class ServerStatus:
     version: str = ""
     projects: tuple[str, ...] = ()
     pid: int | None = None
+    gateway: str = ""  # the annotators' address when srcrel's gateway runs for this server
 
 
 def read_status(settings: StudioSettings) -> ServerStatus:
@@ -35,8 +41,9 @@ def read_status(settings: StudioSettings) -> ServerStatus:
     if not health(conn.url):
         return ServerStatus(state="down", url=conn.url)
     version, projects = api.describe_server(conn)
+    gateway = gateway_url(settings) if conn.managed and gateway_pid(settings) else ""
     return ServerStatus(state="up", url=conn.url, version=version, projects=projects,
-                        pid=running_pid(settings) if conn.managed else None)
+                        pid=running_pid(settings) if conn.managed else None, gateway=gateway)
 
 
 def run_from_config(cfg: Any) -> None:
@@ -47,7 +54,10 @@ def run_from_config(cfg: Any) -> None:
             raise ConfigError("LABEL_STUDIO_URL is set: srcrel uses that server and does not start its own; "
                               "unset it to use `srcrel studio up`")
         path = start_server(settings)
-        print(f"Label Studio is up at {managed_url(settings)}; admin login and API token in {path}")
+        print(f"Label Studio is up at {managed_url(settings)} (administrators and srcrel's commands); "
+              f"admin login and API token in {path}")
+        if settings.gateway:
+            print(f"annotator gateway up at {gateway_url(settings)}: the only address to give annotators")
     elif config.action == StudioAction.down:
         stopped = stop_server(settings)
         print("Label Studio stopped" if stopped else "Label Studio was not running")
@@ -57,3 +67,5 @@ def run_from_config(cfg: Any) -> None:
         if status.state == "up":
             print(f"version {status.version}; {len(status.projects)} project(s)"
                   + (": " + ", ".join(status.projects) if status.projects else ""))
+            print(f"annotator gateway up at {status.gateway}" if status.gateway else
+                  "annotator gateway: not running (annotators would reach Label Studio unguarded)")

@@ -15,7 +15,9 @@ __all__ = [
     "AdjudicateAction",
     "AdjudicateConfig",
     "AdjudicationSource",
+    "ContextMode",
     "ControlSettings",
+    "InterfaceSettings",
     "ProjectSettings",
     "PullConfig",
     "PushConfig",
@@ -32,6 +34,13 @@ class StudioAction(StrEnum):
     up = "up"
     down = "down"
     status = "status"
+
+
+class ContextMode(StrEnum):
+    """window: context_before / context_after sentences; article: the whole article."""
+
+    window = "window"
+    article = "article"
 
 
 class AdjudicateAction(StrEnum):
@@ -59,6 +68,12 @@ class StudioSettings:
     executable: str = ""
     # seconds to wait for /health on `studio up` (the first start runs migrations: ~25 s)
     start_timeout: float = 180.0
+    # the annotator gateway (labeling/studio/gateway.py): the only address annotators are given and
+    # the only one that may listen beyond loopback (e.g. public_host=0.0.0.0 on a LAN, see
+    # docs/team-setup.md); Label Studio itself always stays on 127.0.0.1
+    gateway: bool = True
+    public_host: str = "127.0.0.1"
+    public_port: int = 8090
 
 
 @dataclass
@@ -73,6 +88,15 @@ class ProjectSettings:
     # overlap k: how many annotators label each sentence
     maximum_annotations: int = 1
     show_skip_button: bool = True
+
+
+@dataclass
+class InterfaceSettings:
+    """What the labeling screen shows around the sentence (never crossing its article)."""
+
+    context: ContextMode = ContextMode.window
+    context_before: int = 2
+    context_after: int = 1
 
 
 @dataclass
@@ -92,6 +116,7 @@ class PushConfig:
     label_set: str = "default"
     guidelines: str = "docs/guidelines.md"
     controls: ControlSettings = field(default_factory=ControlSettings)
+    interface: InterfaceSettings = field(default_factory=InterfaceSettings)
     # emails of annotator accounts to create (managed server: passwords in 0600 files)
     annotators: list[str] = field(default_factory=list)
     # empty: a hash of tasks.json, so a re-run of the same input keeps the same batch id

@@ -11,7 +11,7 @@ from pathlib import Path
 from labeling.studio.config import StudioSettings
 from srcrel_core.errors import StudioError
 
-__all__ = ["Connection", "credentials_path", "managed_url", "resolve_connection"]
+__all__ = ["Connection", "credentials_path", "gateway_url", "managed_url", "resolve_connection"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ def credentials_path(settings: StudioSettings) -> Path:
 
 def managed_url(settings: StudioSettings) -> str:
     return f"http://127.0.0.1:{settings.port}"
+
+
+def gateway_url(settings: StudioSettings) -> str:
+    """The address annotators are given: srcrel's gateway, never Label Studio itself."""
+    return f"http://{settings.public_host}:{settings.public_port}"
 
 
 def resolve_connection(settings: StudioSettings) -> Connection:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from srcrel_core.errors import ConfigError
 
-__all__ = ["read_guidelines"]
+__all__ = ["guideline_quotes", "quoting_line", "read_guidelines"]
 
 
 def read_guidelines(path: Path) -> tuple[str, str]:
@@ -59,3 +59,33 @@ def _render_markdown(text: str) -> str:
         else:
             para.append(line)
     return "\n".join(out)
+
+
+_QUOTE = re.compile(r'"([^"\n]{8,})"|“([^”\n]{8,})”|«\s*([^»\n]{8,}?)\s*»')
+
+
+def _words(text: str) -> str:
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
+def guideline_quotes(path: Path) -> list[tuple[int, str]]:
+    """(line, quoted text) of every example the guidelines quote ("…", “…”, « … », or a cell of
+    a Markdown table of examples)."""
+    quotes = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for match in _QUOTE.finditer(line):
+            quotes.append((number, next(group for group in match.groups() if group)))
+        if line.lstrip().startswith("|"):
+            quotes += [(number, cell.strip()) for cell in line.split("|") if len(cell.strip()) >= 8]
+    return quotes
+
+
+def quoting_line(sentence: str, quotes: list[tuple[int, str]]) -> int | None:
+    """The guidelines line that quotes this sentence (a quote covering at least half of it), if any:
+    annotators who read the guidelines know its answer, so it cannot be a control."""
+    words = _words(sentence)
+    for number, quote in quotes:
+        quoted = _words(quote)
+        if quoted and quoted in words and len(quoted) >= 0.5 * len(words):
+            return number
+    return None

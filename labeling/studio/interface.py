@@ -15,18 +15,32 @@ from srcrel_core.labelset import LabelSet
 __all__ = ["ADJUDICATION_FIELDS", "TASK_FIELDS", "build_adjudication_config", "build_label_config",
            "check_label_config"]
 
-# the $variables a srcrel task provides (see tasks.json in the ingest contract)
-TASK_FIELDS = ("sentence", "prev_sentence", "next_sentence", "title")
+# the $variables a srcrel task provides (tasks.json of ingest, plus the context push adds)
+TASK_FIELDS = ("sentence", "prev_sentence", "next_sentence", "title", "context_before", "context_after",
+               "paragraph_mark")
 # an adjudication task adds the earlier answers, one line of plain text
 ADJUDICATION_FIELDS = (*TASK_FIELDS, "earlier_annotations")
 
-_CONTEXT_STYLE = "color: #666; font-size: 90%; padding: 2px 8px"
+_CONTEXT_STYLE = "color: #555; font-size: 95%; padding: 2px 8px; white-space: pre-wrap"
+_MARK_STYLE = "color: #1565c0; font-size: 85%; padding: 0 8px"
+_LEGEND_STYLE = "padding: 0 8px"
+_SMALL = "font-size: 14px; font-weight: normal; color: #333; margin: 2px 0"
+_CAPTION = "font-size: 13px; font-weight: 600; color: #777; margin: 6px 0 0 0"
+# the side panel (regions, history, info) stays empty for a sentence label: give its width to the text
+_SCREEN_CSS = (".lsf-sidepanels__wrapper, .lsf-sidepanels .lsf-tabs-panel { display: none !important; } "
+               ".lsf-sidepanels { padding: 0 !important; grid-template-columns: 1fr !important; } "
+               ".lsf-sidepanels__content { width: 100% !important; max-width: 100% !important; "
+               "flex: 1 1 100% !important; margin: 0 !important; }")
+SPAN_HOTKEY, UNSURE_HOTKEY = "4", "5"
+SPAN_LABEL = "sourced"  # the span tool (who is the source) appears once this label is chosen
 _EARLIER_STYLE = "color: #333; font-size: 90%; padding: 4px 8px; background: #fff8e1"
 _SENTENCE_STYLE = "font-size: 120%; padding: 8px; border-left: 4px solid #1565c0; background: #f5f8ff"
 
 # tag -> {attribute: allowed values (None: any)}; anything else is rejected by check_label_config
 _KNOWN: dict[str, dict[str, frozenset[str] | None]] = {
-    "View": {"style": None},
+    "View": {"style": None, "visibleWhen": frozenset({"choice-selected"}), "whenTagName": None,
+             "whenChoiceValue": None},
+    "Style": {},
     "Header": {"value": None, "size": None, "style": None},
     "Text": {"name": None, "value": None, "granularity": frozenset({"symbol", "word", "sentence",
                                                                     "paragraph"}), "style": None},
@@ -44,20 +58,41 @@ _VARIABLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 
 
 def build_label_config(label_set: LabelSet) -> str:
-    """The interface XML: title and context around the sentence, one required choice among the
-    label set, an optional source-span tag, an optional "unsure" flag and a comment."""
+    """The interface XML: the title, the context before (captioned; ¶ marks a paragraph start),
+    the highlighted sentence, the source-span tool only once "sourced" is chosen, the context
+    after, one required choice with each label's description on screen, an "unsure" flag, a
+    comment, and every key listed."""
     view = ET.Element("View")
+    ET.SubElement(view, "Style").text = _SCREEN_CSS
     _add_text(view, "title", "$title", style="font-weight: bold; padding: 2px 8px")
-    _add_text(view, "prev", "$prev_sentence", style=_CONTEXT_STYLE)
-    ET.SubElement(view, "Labels", name="source_span", toName="sentence", showInline="true").append(
-        ET.Element("Label", value="Source mention", background="#6a1b9a"))
+    ET.SubElement(view, "Header", value="Before, in the same article (¶ marks the start of a paragraph)", size="6",
+                  style=_CAPTION)
+    _add_text(view, "before", "$context_before", style=_CONTEXT_STYLE)
+    _add_text(view, "mark", "$paragraph_mark", style=_MARK_STYLE)
     _add_text(view, "sentence", "$sentence", style=_SENTENCE_STYLE, granularity="word")
-    _add_text(view, "next", "$next_sentence", style=_CONTEXT_STYLE)
+    sourced = SPAN_LABEL if SPAN_LABEL in label_set.names else ""  # a label set about sources
+    if sourced:
+        span = ET.SubElement(view, "View", visibleWhen="choice-selected", whenTagName="label",
+                             whenChoiceValue=sourced)
+        ET.SubElement(span, "Header", value=f"Optional: press {SPAN_HOTKEY}, then select the words that name "
+                                            "the source", size="6", style=_CAPTION)
+        ET.SubElement(span, "Labels", name="source_span", toName="sentence", showInline="true").append(
+            ET.Element("Label", value="Source mention", background="#6a1b9a", hotkey=SPAN_HOTKEY))
+    ET.SubElement(view, "Header", value="After, in the same article", size="6", style=_CAPTION)
+    _add_text(view, "after", "$context_after", style=_CONTEXT_STYLE)
     ET.SubElement(view, "Header", value="Label of the highlighted sentence", size="5")
     _add_choices(view, label_set)
+    legend = ET.SubElement(view, "View", style=_LEGEND_STYLE)
+    for label in label_set.labels:
+        key = f"[{label.hotkey}] " if label.hotkey else ""
+        ET.SubElement(legend, "Header", value=f"{key}{label.name}: {label.description}", size="6", style=_SMALL)
+    keys = [f"{label.hotkey} {label.name}" for label in label_set.labels if label.hotkey]
+    keys += [f"{SPAN_HOTKEY} source mention (after choosing {sourced})"] if sourced else []
+    ET.SubElement(legend, "Header", size="6", style=_CAPTION,
+                  value=f"Keys: {' · '.join([*keys, f'{UNSURE_HOTKEY} unsure', 'Ctrl+Enter submit'])}")
     unsure = ET.SubElement(view, "Choices", name="unsure", toName="sentence", choice="multiple",
                            showInline="true")
-    ET.SubElement(unsure, "Choice", value="unsure", hint="I am not confident in this label")
+    ET.SubElement(unsure, "Choice", value="unsure", hint="I am not confident in this label", hotkey=UNSURE_HOTKEY)
     ET.SubElement(view, "TextArea", name="comment", toName="sentence", rows="2", editable="true",
                   maxSubmissions="1", placeholder="Comment (optional)")
     ET.indent(view)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from labeling.studio import api
+from labeling.studio import access, api
 from labeling.studio.config import PullConfig
 from labeling.studio.connection import resolve_connection
 from labeling.studio.ledger import state_dir_for
@@ -85,6 +85,8 @@ def pull_export(config: PullConfig) -> PullResult:
             "guidelines_version": match.group(1) if match else None,
             "only_with_annotations": config.only_with_annotations,
             "srcrel_version": __version__,
+            # annotations made through srcrel's gateway (blind); null: a server srcrel does not manage
+            "gateway_annotations": access.gateway_annotations(config.studio.data_dir) if conn.managed else None,
         }
         tmp_meta.write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
         os.replace(tmp_meta, meta_path)

@@ -15,10 +15,11 @@ from typing import Any
 
 import orjson
 
-from labeling.studio import api
+from labeling.studio import access, api
 from labeling.studio.config import PushConfig, StudioSettings
 from labeling.studio.connection import resolve_connection
-from labeling.studio.guidelines import read_guidelines
+from labeling.studio.context import add_context
+from labeling.studio.guidelines import guideline_quotes, quoting_line, read_guidelines
 from labeling.studio.interface import TASK_FIELDS, build_label_config
 from labeling.studio.ledger import import_missing, open_ledger, reconcile, state_dir_for
 from srcrel_core.errors import ConfigError, InputError
@@ -72,20 +73,29 @@ def read_tasks(input_dir: Path) -> tuple[list[dict[str, Any]], bytes]:
 
 
 def _choose_controls(sentence_ids: list[str], reference: str, fraction: float, seed: int,
-                     label_set: LabelSet, texts: dict[str, str]) -> list[dict[str, str]]:
-    """A deterministic sample of FRACTION of the sentences among those the reference labels."""
+                     label_set: LabelSet, texts: dict[str, str], guidelines: Path) -> list[dict[str, str]]:
+    """A deterministic sample of FRACTION of the sentences among those the reference labels.
+    A sentence the guidelines quote as an example can never be one: the reference must not
+    offer it (one line names it and the guidelines line)."""
     if fraction <= 0:
         return []
     if not reference:
         raise ConfigError("controls.fraction > 0 needs controls.reference=FILE (JSONL {sentence_id, label})")
     by_text = {text: sid for sid, text in texts.items()}
+    quotes = guideline_quotes(guidelines)
     known: dict[str, str] = {}
     for record in read_label_records(reference, label_names=label_set.names, what="controls.reference",
                                      fix="give a JSONL of {sentence_id, label} (or {text, label}) with "
                                          f"labels of label set {label_set.name}", allow_text=True):
         sid = record.sentence_id or by_text.get(record.text, "")
-        if sid in texts:
-            known[sid] = record.label
+        if sid not in texts:
+            continue
+        line = quoting_line(texts[sid], quotes)
+        if line is not None:
+            raise InputError(f"{reference}:{record.line}: sentence {sid} ({texts[sid][:60]!r}) is quoted as an "
+                             f"example in {guidelines}:{line}, so annotators know its answer: take it out of "
+                             "controls.reference or change the example in the guidelines")
+        known[sid] = record.label
     wanted = round(fraction * len(sentence_ids))
     if len(known) < wanted:
         log.warning("controls: %d sentences wanted, only %d have a known label", wanted, len(known))
@@ -127,7 +137,7 @@ def push_tasks(config: PushConfig) -> PushResult:
         reference = str(Path(config.input) / "reference_labels.jsonl")  # written by ingest reference=...
     controls = _choose_controls([r["sentence_id"] for r in rows], reference,
                                 config.controls.fraction, config.controls.seed, label_set,
-                                {r["sentence_id"]: r["sentence"] for r in rows})
+                                {r["sentence_id"]: r["sentence"] for r in rows}, Path(config.guidelines))
 
     conn = resolve_connection(config.studio)
     client = api.connect(conn)
@@ -138,6 +148,8 @@ def push_tasks(config: PushConfig) -> PushResult:
         maximum_annotations=config.project.maximum_annotations,
         show_skip_button=config.project.show_skip_button)
     annotator_files = _create_annotators(client, list(config.annotators), config.studio, conn.managed)
+    if conn.managed and config.annotators:  # the gateway lets these accounts label this project
+        access.grant(config.studio.data_dir, project.id, list(config.annotators))
 
     controls_path = None
     if controls:
@@ -148,7 +160,7 @@ def push_tasks(config: PushConfig) -> PushResult:
     ledger = open_ledger(state / "ledger.tsv", url=conn.url, project_id=project.id)
     removed = reconcile(client, ledger)
     payloads = {r["sentence_id"]: {"data": {**r, "guidelines_version": version, "srcrel_batch": batch}}
-                for r in rows}
+                for r in add_context(rows, config.interface)}
     missing = sum(1 for sid in payloads if sid not in ledger.tasks)
     with progress_bar("importing chunks", total=-(-missing // config.chunk_size), mode=config.progress) as advance:
         imported = import_missing(client, ledger, payloads, chunk_size=config.chunk_size,

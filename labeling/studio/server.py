@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,16 +23,19 @@ import psutil
 import requests
 
 from labeling.studio.config import StudioSettings
-from labeling.studio.connection import credentials_path, managed_url
+from labeling.studio.connection import credentials_path, gateway_url, managed_url
+from labeling.studio.gateway import HEALTH_PATH
 from srcrel_core.errors import ConfigError, StudioError
 from srcrel_core.io import write_private_file
 
 __all__ = [
+    "gateway_pid",
     "health",
     "read_user_info",
     "run_manage_command",
     "running_pid",
     "server_env",
+    "start_gateway",
     "start_server",
     "stop_server",
 ]
@@ -72,7 +76,8 @@ def _ensure_credentials(settings: StudioSettings) -> dict[str, str]:
 
 def server_env(settings: StudioSettings, creds: dict[str, str] | None = None) -> dict[str, str]:
     """A clean environment: Label Studio reads X, HEARTEX_X and LABEL_STUDIO_X, so a stray
-    USERNAME, PORT or DEBUG from the user's shell must not leak in."""
+    USERNAME, PORT or DEBUG from the user's shell must not leak in. `creds` only for the one
+    bootstrap run (`label-studio init`): the running server never holds them."""
     data_dir = Path(settings.data_dir).resolve()
     (data_dir / "home").mkdir(parents=True, exist_ok=True, mode=0o700)
     env = {
@@ -87,7 +92,9 @@ def server_env(settings: StudioSettings, creds: dict[str, str] | None = None) ->
         "LABEL_STUDIO_LATEST_VERSION_CHECK": "false",
         "LABEL_STUDIO_SENTRY_DSN": "",
         "LABEL_STUDIO_FRONTEND_SENTRY_DSN": "",
-        "LABEL_STUDIO_HOST": managed_url(settings),
+        # no HOST: the pages use relative URLs, so they work on the direct address (administrators)
+        # and behind the gateway (annotators) alike
+        "LABEL_STUDIO_HOST": "",
     }
     if creds:
         env |= {"LABEL_STUDIO_USERNAME": creds["username"], "LABEL_STUDIO_PASSWORD": creds["password"],
@@ -109,8 +116,10 @@ def _port_taken(port: int) -> bool:
 
 
 def health(url: str) -> bool:
+    """True if `url` (a server's base URL, or a full health URL) answers {"status": "UP"}."""
+    probe = url if url.endswith("health") else f"{url}/health"
     try:
-        return bool(requests.get(f"{url}/health", timeout=2).json().get("status") == "UP")
+        return bool(requests.get(probe, timeout=2).json().get("status") == "UP")
     except (requests.RequestException, ValueError):
         return False
 
@@ -136,37 +145,105 @@ def _log_tail(settings: StudioSettings, lines: int = 3) -> str:
     return " | ".join(tail[-lines:])
 
 
-def start_server(settings: StudioSettings) -> Path:
-    """Start the managed server and return once /health answers; returns the credentials path."""
-    url = managed_url(settings)
-    if running_pid(settings) and health(url):
-        return credentials_path(settings)
-    exe = _executable(settings)
-    if _port_taken(settings.port):
-        raise StudioError(f"port {settings.port} is taken by another process: stop it or choose another "
-                          f"with studio.port=N")
+def _bootstrap(settings: StudioSettings, exe: Path) -> None:
+    """Create the admin account, its token and the organization once, with `label-studio init`
+    (migrations included), so the long-running server is started without any secret in its
+    environment. A marker file records that it was done for this data dir."""
+    marker = Path(settings.data_dir).resolve() / ".bootstrapped"
+    if marker.is_file():
+        return
     creds = _ensure_credentials(settings)
     log = Path(settings.data_dir).resolve() / "server.log"
     with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [str(exe), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(settings.port)],
-            env=server_env(settings, creds), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            cwd=settings.data_dir, start_new_session=True,
-        )
-    _pid_path(settings).write_text(json.dumps({"pid": proc.pid, "port": settings.port}), encoding="utf-8")
-    deadline = time.monotonic() + settings.start_timeout
+        done = subprocess.run([str(exe), "init", "--quiet", "--enable-legacy-api-token"],
+                              env=server_env(settings, creds), stdin=subprocess.DEVNULL, stdout=out,
+                              stderr=subprocess.STDOUT, cwd=settings.data_dir, start_new_session=True,
+                              timeout=settings.start_timeout, check=False)
+    if done.returncode != 0:
+        raise StudioError(f"`label-studio init` failed (code {done.returncode}); see {log}: {_log_tail(settings)}")
+    marker.write_text("admin account and token created by `label-studio init`\n", encoding="utf-8")
+
+
+def _spawn(args: list[str], *, env: dict[str, str], log: Path, cwd: str) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                cwd=cwd, start_new_session=True)
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], url: str, *, what: str, timeout: float, log: Path,
+                  pid_file: Path, tail: str) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            _pid_path(settings).unlink(missing_ok=True)
-            raise StudioError(f"Label Studio exited during start-up (code {proc.returncode}); see {log}: "
-                              f"{_log_tail(settings)}")
+            pid_file.unlink(missing_ok=True)
+            raise StudioError(f"{what} exited during start-up (code {proc.returncode}); see {log}: {tail}")
         if health(url):
-            return credentials_path(settings)
+            return
         time.sleep(0.5)
     _terminate(proc.pid)
-    _pid_path(settings).unlink(missing_ok=True)
-    raise StudioError(f"Label Studio did not answer {url}/health within {settings.start_timeout:.0f} s "
-                      f"(raise studio.start_timeout); see {log}: {_log_tail(settings)}")
+    pid_file.unlink(missing_ok=True)
+    raise StudioError(f"{what} did not answer {url} within {timeout:.0f} s (raise studio.start_timeout); "
+                      f"see {log}")
+
+
+def start_server(settings: StudioSettings) -> Path:
+    """Start the managed server (and the annotator gateway in front of it, unless
+    studio.gateway=false); return once both answer. Returns the credentials path."""
+    url = managed_url(settings)
+    if not (running_pid(settings) and health(url)):
+        exe = _executable(settings)
+        if _port_taken(settings.port):
+            raise StudioError(f"port {settings.port} is taken by another process: stop it or choose another "
+                              f"with studio.port=N")
+        _bootstrap(settings, exe)
+        log = Path(settings.data_dir).resolve() / "server.log"
+        proc = _spawn([str(exe), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port",
+                       str(settings.port)], env=server_env(settings), log=log, cwd=settings.data_dir)
+        _pid_path(settings).write_text(json.dumps({"pid": proc.pid, "port": settings.port}), encoding="utf-8")
+        _wait_healthy(proc, url, what="Label Studio", timeout=settings.start_timeout, log=log,
+                      pid_file=_pid_path(settings), tail=_log_tail(settings))
+    if settings.gateway:
+        start_gateway(settings)
+    return credentials_path(settings)
+
+
+def _gateway_pid_path(settings: StudioSettings) -> Path:
+    return Path(settings.data_dir).resolve() / "gateway.json"
+
+
+def gateway_pid(settings: StudioSettings) -> int | None:
+    """The pid of the gateway srcrel started for this data dir, if it still runs."""
+    path = _gateway_pid_path(settings)
+    if not path.is_file():
+        return None
+    pid = int(json.loads(path.read_text(encoding="utf-8"))["pid"])
+    try:
+        cmdline = " ".join(psutil.Process(pid).cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+    return pid if "labeling.studio.gateway" in cmdline else None
+
+
+def start_gateway(settings: StudioSettings) -> str:
+    """The annotator gateway on studio.public_host:public_port, in front of the managed server."""
+    url = gateway_url(settings)
+    probe = f"{url.replace('0.0.0.0', '127.0.0.1')}{HEALTH_PATH}"
+    if gateway_pid(settings) and health(probe):
+        return url
+    if _port_taken(settings.public_port):
+        raise StudioError(f"port {settings.public_port} (the annotator gateway) is taken by another process: "
+                          "stop it or choose another with studio.public_port=N")
+    data_dir = Path(settings.data_dir).resolve()
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(data_dir / "home")}
+    log = data_dir / "gateway.log"
+    proc = _spawn([sys.executable, "-m", "labeling.studio.gateway", "--data-dir", str(data_dir), "--upstream",
+                   managed_url(settings), "--host", settings.public_host, "--port", str(settings.public_port)],
+                  env=env, log=log, cwd=str(data_dir))
+    _gateway_pid_path(settings).write_text(json.dumps({"pid": proc.pid, "port": settings.public_port}),
+                                           encoding="utf-8")
+    _wait_healthy(proc, probe, what="the annotator gateway", timeout=60.0, log=log,
+                  pid_file=_gateway_pid_path(settings), tail="")
+    return url
 
 
 def _terminate(pid: int, timeout: float = 15.0) -> None:
@@ -180,7 +257,11 @@ def _terminate(pid: int, timeout: float = 15.0) -> None:
 
 
 def stop_server(settings: StudioSettings) -> bool:
-    """SIGTERM the managed server; False if it was not running."""
+    """SIGTERM the gateway and the managed server; False if the server was not running."""
+    gateway = gateway_pid(settings)
+    _gateway_pid_path(settings).unlink(missing_ok=True)
+    if gateway is not None:
+        _terminate(gateway)
     pid = running_pid(settings)
     _pid_path(settings).unlink(missing_ok=True)
     if pid is None:

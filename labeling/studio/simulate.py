@@ -17,8 +17,9 @@ import numpy as np
 from labeling.annotations.synthetic import simulate_annotations
 from labeling.studio import api
 from labeling.studio.config import SimulateConfig
-from labeling.studio.connection import Connection, resolve_connection
+from labeling.studio.connection import Connection, gateway_url, resolve_connection
 from labeling.studio.ledger import state_dir_for
+from labeling.studio.server import gateway_pid
 from srcrel_core.errors import ConfigError, StudioError
 from srcrel_core.io import read_label_records
 from srcrel_core.labelset import load_label_set
@@ -82,9 +83,11 @@ def run_simulation(config: SimulateConfig) -> SimulationResult:
     state = state_dir_for(config.state_dir, config.project.name)
     state.mkdir(parents=True, exist_ok=True)
     created = done = 0
+    annotator_url = gateway_url(config.studio) if gateway_pid(config.studio) else conn.url
     for annotator in config.annotators:
         api.create_user(admin, annotator.email)
-        client = api.connect(Connection(conn.url, api.get_user_token(config.studio, annotator.email), True))
+        # annotators answer through the gateway when it runs, as real ones do: blind, own answers only
+        client = api.connect(Connection(annotator_url, api.get_user_token(config.studio, annotator.email), True))
         ledger = state / f"simulated-{annotator.email}.txt"  # sentence_ids already answered: re-runs resume
         seen = set(ledger.read_text(encoding="utf-8").split()) if ledger.is_file() else set()
         mine = answers[answers["worker"] == annotator.email]

@@ -37,6 +37,9 @@ def test_demo_runs_end_to_end(studio_settings: StudioSettings, tmp_path: Path, m
     assert len(summary["simulated_confusions"]) == 3
     card = (out / "dataset" / "README.md").read_text()
     assert "simulated" in card.lower()
+    # the simulated annotators answered through the gateway, with their own tokens: blind
+    assert report["blind"]["blind"] is True and report["blind"]["through_gateway"] == 3 * 228
+    assert "**Blind: yes." in card
     assert report["aggregation"]["method"] == "dawid_skene"
     for model in ("majority", "tfidf_logreg"):
         metrics = json.loads((out / "runs" / model / "metrics.json").read_text())

@@ -121,3 +121,9 @@ def test_offsets_always_reconstruct_the_text(text: str, lang: str) -> None:
     paragraphs = split_paragraphs(text)
     for start, end in spans:
         assert any(p_start <= start and end <= p_end for p_start, p_end in paragraphs)
+
+
+def test_a_no_break_space_that_crashes_sentencex_is_segmented_all_the_same() -> None:
+    text = ";d C\u00a0.” Puis la suite arrive ici."  # sentencex 1.0.32 panics on this in French
+    spans = segment_text(text, "fr")
+    assert spans and "".join(text[a:b] for a, b in spans).replace(" ", "") == text.replace(" ", "")

@@ -62,7 +62,8 @@ def test_annotator_labels_in_the_browser_and_pull_sees_it(
         sentence.wait_for(timeout=60_000)
         assert "<script>alert(1)</script>" in sentence.inner_text()
         assert page.locator("img[src='x']").count() == 0
-        page.get_by_text("Before 0.").first.wait_for()  # the context is shown too
+        page.get_by_text("(start of the article)").first.wait_for()  # the context is shown too
+        page.get_by_text("Sentence 1 of the test corpus").first.wait_for()
         page.screenshot(path=str(tmp_path / "instructions.png"))
         modal = page.locator(".lsf-modal-ls_visible")
         assert "guidelines version " + pushed.guidelines_version in modal.inner_text()  # shown first

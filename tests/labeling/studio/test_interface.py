@@ -13,8 +13,17 @@ from srcrel_core.labelset import load_label_set
 def test_config_has_context_required_choice_span_unsure_and_comment() -> None:
     root = ET.fromstring(build_label_config(load_label_set("default")))
     texts = {el.get("name"): el.get("value") for el in root.iter("Text")}
-    assert texts == {"title": "$title", "prev": "$prev_sentence", "sentence": "$sentence",
-                     "next": "$next_sentence"}
+    assert texts == {"title": "$title", "before": "$context_before", "mark": "$paragraph_mark",
+                     "sentence": "$sentence", "after": "$context_after"}
+    # the span tool sits below the sentence, shown only once "sourced" is chosen
+    span_view = next(v for v in root.iter("View") if v.get("visibleWhen"))
+    assert (span_view.get("visibleWhen"), span_view.get("whenTagName"), span_view.get("whenChoiceValue")) == (
+        "choice-selected", "label", "sourced")
+    assert [lab.get("hotkey") for lab in span_view.iter("Label")] == ["4"]
+    headers = " ".join(h.get("value", "") for h in root.iter("Header"))
+    assert "Keys: 1 sourced · 2 opinion · 3 unverifiable · 4 source mention" in headers
+    assert "5 unsure · Ctrl+Enter submit" in headers
+    assert "[1] sourced: The claim is attributed" in headers  # descriptions on screen, not tooltips only
     label = next(el for el in root.iter("Choices") if el.get("name") == "label")
     assert (label.get("required"), label.get("choice")) == ("true", "single-radio")
     assert [(c.get("value"), c.get("hotkey")) for c in label] == [
@@ -22,7 +31,7 @@ def test_config_has_context_required_choice_span_unsure_and_comment() -> None:
     assert all(c.get("hint") for c in label)
     assert [el.get("toName") for el in root.iter("Labels")] == ["sentence"]
     unsure = next(el for el in root.iter("Choices") if el.get("name") == "unsure")
-    assert unsure.get("required") is None
+    assert unsure.get("required") is None and [c.get("hotkey") for c in unsure] == ["5"]
     assert [el.get("name") for el in root.iter("TextArea")] == ["comment"]
     assert not list(root.iter("HyperText"))
 
@@ -31,6 +40,7 @@ def test_checkthat_config_carries_its_labels() -> None:
     root = ET.fromstring(build_label_config(load_label_set("checkthat")))
     label = next(el for el in root.iter("Choices") if el.get("name") == "label")
     assert [c.get("value") for c in label] == ["OBJ", "SUBJ"]
+    assert not list(root.iter("Labels"))  # no source span for a label set without "sourced"
 
 
 GOOD = build_label_config(load_label_set("default"))
@@ -44,7 +54,7 @@ GOOD = build_label_config(load_label_set("default"))
     (GOOD.replace("<Choices name=\"unsure\"", "<Choicez name=\"unsure\"").replace(
         "</Choices>\n  <TextArea", "</Choicez>\n  <TextArea"), "unknown tag <Choicez>"),
     (GOOD.replace('choice="single-radio"', 'choice="single-bogus"'), "must be one of"),
-    (GOOD.replace("$next_sentence", "$next"), "must be one of \\$sentence"),
+    (GOOD.replace("$context_after", "$next"), "must be one of \\$sentence"),
     (GOOD.replace("<HyperText", "").replace('<Text name="title"', '<HyperText name="title"'),
      "unknown tag <HyperText>"),
     ("<View><Text name='s' value='$sentence'/><Text name='s' value='$title'/></View>", "repeats a tag"),
@@ -67,7 +77,7 @@ def test_server_accepts_the_generated_configs_and_rejects_a_broken_one(
         project = api.ensure_project(client, f"iface-{name}", label_config=build_label_config(
             load_label_set(name)), instructions="", description="", maximum_annotations=1,
             show_skip_button=True)
-        assert "$prev_sentence" in project.settings["label_config"]
+        assert "$context_before" in project.settings["label_config"]
     broken = GOOD.replace('toName="sentence" choice', 'toName="nothing" choice')
     with pytest.raises(StudioError, match="400"):
         api.ensure_project(client, "iface-default", label_config=broken, instructions="",

@@ -30,7 +30,8 @@ def _srcrel(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _settings_args(s: StudioSettings) -> list[str]:
-    return [f"studio.port={s.port}", f"studio.data_dir={s.data_dir}", f"studio.executable={s.executable}"]
+    return [f"studio.port={s.port}", f"studio.data_dir={s.data_dir}", f"studio.executable={s.executable}",
+            f"studio.public_port={s.public_port}"]
 
 
 def test_status_reports_up_url_version_and_projects(studio_settings: StudioSettings, tmp_path: Path) -> None:
@@ -40,6 +41,7 @@ def test_status_reports_up_url_version_and_projects(studio_settings: StudioSetti
     out = _srcrel("studio", "status", *_settings_args(studio_settings), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "is up at" in out.stdout and "version 1.23" in out.stdout
+    assert f"annotator gateway up at http://127.0.0.1:{studio_settings.public_port}" in out.stdout
 
 
 def test_server_is_local_only_and_locked_down(studio_settings: StudioSettings) -> None:
@@ -55,6 +57,12 @@ def test_server_is_local_only_and_locked_down(studio_settings: StudioSettings) -
     assert env["LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED"] == "false"
     assert env["LABEL_STUDIO_COLLECT_ANALYTICS"] == "false"
     assert "SSRF_PROTECTION_ENABLED" not in " ".join(env)  # left at its default: on
+    # the admin account was made once by `label-studio init`: no secret in the server's environment
+    creds = json.loads(credentials_path(studio_settings).read_text())
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    for name in ("LABEL_STUDIO_USERNAME", "LABEL_STUDIO_PASSWORD", "LABEL_STUDIO_USER_TOKEN"):
+        assert name.encode() not in raw
+    assert creds["password"].encode() not in raw and creds["token"].encode() not in raw
     # signup without an invite link is refused
     url = f"http://127.0.0.1:{studio_settings.port}"
     session = requests.Session()
@@ -108,7 +116,7 @@ def test_failed_start_shows_the_log_tail(studio_settings: StudioSettings, tmp_pa
     fake.chmod(0o755)
     settings = replace(studio_settings, executable=str(fake), data_dir=str(tmp_path / "d"),
                        port=free_port())
-    with pytest.raises(StudioError, match="exited during start-up .*disk I/O error"):
+    with pytest.raises(StudioError, match="`label-studio init` failed .*disk I/O error"):
         start_server(settings)
     with pytest.raises(ConfigError, match="studio.executable"):
         start_server(replace(settings, executable=str(tmp_path / "missing")))

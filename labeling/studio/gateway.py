@@ -1,0 +1,277 @@
+"""The annotator gateway: the one address annotators are given. It lets an account log in and
+out, read the guidelines, take tasks from the label stream and submit, skip or update its own
+answers in the projects it was added to, and refuses everything else with 403 (see access.py).
+
+Why Python and not nginx alone: the decisions are per user (who is asking, which projects they
+were added to, whose annotation or draft an id is) and one response must be rewritten (the task
+the editor reopens with the back arrow carries every annotator's answers); both need the
+requester's identity, which the gateway asks Label Studio for (`whoami`, cached a few seconds).
+Starlette, uvicorn and httpx are maintained, small, and made for exactly this.
+
+Run by `srcrel studio up` as `python -m labeling.studio.gateway --data-dir D --upstream URL
+--host H --port P`; it reads the admin token from D/credentials.json (0600) for its ownership
+look-ups and never logs cookies or tokens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.cookiejar
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Route
+
+from labeling.studio import access
+from labeling.studio.access import Check, Rule
+
+__all__ = ["HEALTH_PATH", "build_app", "main"]
+
+HEALTH_PATH = "/gateway-health"
+_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+        "transfer-encoding", "upgrade", "content-length"}
+_REFUSED = ("<!doctype html><title>Not part of annotating</title><h1>403: not part of annotating</h1>"
+            "<p>This address is for labeling sentences. The page or action you asked for is not part of "
+            "annotating, so it is not available here.</p><p><a href='/projects/'>Back to your projects</a></p>")
+log = logging.getLogger("srcrel.gateway")
+
+
+class Gateway:
+    def __init__(self, upstream: str, data_dir: Path, admin_token: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.data_dir = data_dir
+        self.admin = {"Authorization": f"Token {admin_token}"}
+        # a client shared by every requester must never keep a cookie: each request carries its own
+        self.client = httpx.AsyncClient(base_url=self.upstream, timeout=120.0, follow_redirects=False,
+                                        cookies=_NoCookies())
+        self.identities: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+        self.task_projects: dict[int, int] = {}
+        self.journal = access.journal_path(data_dir)
+        self.journal.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._access: tuple[float, dict[str, list[str]]] = (-1.0, {})
+
+    def members(self, email: str) -> set[int]:
+        path = access.access_path(self.data_dir)
+        mtime = path.stat().st_mtime if path.is_file() else 0.0
+        if mtime != self._access[0]:
+            self._access = (mtime, access.read_access(self.data_dir))
+        return access.members(self._access[1], email)
+
+    async def identify(self, request: Request) -> dict[str, Any] | None:
+        """{id, email} of the account behind the request's session cookie or token, or None."""
+        key = (request.cookies.get("sessionid", ""), request.headers.get("authorization", ""))
+        if not any(key):
+            return None
+        cached = self.identities.get(key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        headers = {k: v for k, v in (("cookie", request.headers.get("cookie", "")),
+                                     ("authorization", key[1])) if v}
+        answer = await self.client.get("/api/current-user/whoami", headers=headers)
+        who = None
+        if answer.status_code == 200:
+            body = answer.json()
+            who = {"id": int(body["id"]), "email": str(body.get("email", ""))}
+        self.identities[key] = (time.monotonic() + 10.0, who)
+        return who
+
+    async def _admin_json(self, path: str) -> dict[str, Any] | None:
+        answer = await self.client.get(path, headers=self.admin)
+        return answer.json() if answer.status_code == 200 else None  # type: ignore[no-any-return]
+
+    async def project_of_task(self, task_id: int) -> int | None:
+        if task_id not in self.task_projects:
+            task = await self._admin_json(f"/api/tasks/{task_id}/?fields=task_only")
+            if not task or "project" not in task:
+                return None
+            self.task_projects[task_id] = int(task["project"])
+        return self.task_projects[task_id]
+
+    async def allowed(self, rule: Rule, request: Request, who: dict[str, Any]) -> bool:
+        """The per-user half of a rule: membership of the project, ownership of the id."""
+        path, query = request.url.path, dict(request.query_params)
+        mine = self.members(who["email"])
+        if rule.check is Check.user:
+            return True
+        if rule.check is Check.project:
+            return access.project_of(rule, path, query) in mine
+        if rule.check is Check.task:
+            return await self.project_of_task(access.path_id(rule, path, "task")) in mine
+        kind = "annotations" if rule.check is Check.annotation else "drafts"
+        item = await self._admin_json(f"/api/{kind}/{access.path_id(rule, path, rule.check.value)}/")
+        if not item:
+            return False
+        owner = item.get("completed_by", item.get("user"))
+        owner = owner.get("id") if isinstance(owner, dict) else owner
+        task = item.get("task")
+        return owner == who["id"] and isinstance(task, int) and await self.project_of_task(task) in mine
+
+    async def handle(self, request: Request) -> Response:
+        path, query = request.url.path, dict(request.query_params)
+        if path == HEALTH_PATH:
+            return JSONResponse({"status": "UP"})
+        rule = access.match(request.method, path, query)
+        if rule is None:
+            return self.refuse(request, None)
+        who = None
+        if rule.check is not Check.public:
+            who = await self.identify(request)
+            if who is None:
+                if path.startswith("/api/"):
+                    return JSONResponse({"detail": "log in first"}, status_code=401)
+                return RedirectResponse(f"/user/login/?next={path}", status_code=302)
+            if not await self.allowed(rule, request, who):
+                return self.refuse(request, who)
+        body = await request.body()
+        if rule.own_body and who is not None and body:
+            body = _own(body, who["id"])
+        upstream = await self.client.send(self.client.build_request(
+            request.method, path, params=request.query_params.multi_items(), content=body,
+            headers=_forward_headers(request)), stream=True)
+        if rule.rewrite and upstream.status_code == 200 and who is not None:
+            return await self.rewritten(rule, upstream, who)
+        if rule.own_body and upstream.status_code in (200, 201) and who is not None:
+            return await self.journaled(rule, upstream, who, request)
+        return _streamed(upstream)
+
+    def refuse(self, request: Request, who: dict[str, Any] | None) -> Response:
+        log.info("refused %s %s (%s)", request.method, request.url.path, who["email"] if who else "no rule")
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "not part of annotating: refused by srcrel's gateway"}, status_code=403)
+        return HTMLResponse(_REFUSED, status_code=403)
+
+    async def rewritten(self, rule: Rule, upstream: httpx.Response, who: dict[str, Any]) -> Response:
+        await upstream.aread()
+        data = upstream.json()
+        if rule.rewrite == "task" and isinstance(data, dict):
+            data = access.blind_task(data, who["id"])
+        elif rule.rewrite == "tasks" and isinstance(data, dict):
+            data = {**data, "tasks": [access.blind_task(t, who["id"]) for t in data.get("tasks", [])]}
+            data.pop("total_annotations", None)
+            data.pop("total_predictions", None)
+        elif rule.rewrite == "users":
+            items = data.get("results", data) if isinstance(data, dict) else data
+            items = [u for u in items if isinstance(u, dict) and u.get("id") == who["id"]]
+            data = {**data, "results": items, "count": len(items)} if isinstance(data, dict) else items
+        elif rule.rewrite == "projects":
+            mine = self.members(who["email"])
+            items = data.get("results", data) if isinstance(data, dict) else data
+            items = [p for p in items if isinstance(p, dict) and p.get("id") in mine]
+            data = {**data, "results": items, "count": len(items)} if isinstance(data, dict) else items
+        return _with_headers(Response(json.dumps(data), status_code=200), upstream, drop={"content-encoding"})
+
+    async def journaled(self, rule: Rule, upstream: httpx.Response, who: dict[str, Any],
+                        request: Request) -> Response:
+        """Record each annotation made or updated through the gateway (pull puts the record
+        beside the export; build says whether the campaign ran blind)."""
+        await upstream.aread()
+        try:
+            made = upstream.json()
+        except ValueError:
+            made = {}
+        if isinstance(made, dict) and isinstance(made.get("id"), int):
+            entry = {"annotation": made["id"], "task": made.get("task"), "user": who["id"],
+                     "action": "updated" if request.method == "PATCH" else "created", "at": time.time()}
+            with self.journal.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(entry) + "\n")
+        return _with_headers(Response(upstream.content, status_code=upstream.status_code), upstream,
+                             drop={"content-encoding"})
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """A cookie jar that stores nothing (upstream Set-Cookie headers go to the browser only)."""
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        return None
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+
+def _own(body: bytes, user_id: int) -> bytes:
+    """An annotation is always the requester's: completed_by is set to them, whatever was sent."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(data, dict):
+        data["completed_by"] = user_id
+        return json.dumps(data).encode()
+    return body
+
+
+def _forward_headers(request: Request) -> list[tuple[str, str]]:
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP]
+    client = request.client.host if request.client else ""
+    return [*headers, ("x-forwarded-for", client), ("x-forwarded-proto", request.url.scheme)]
+
+
+async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in upstream.aiter_raw():
+            yield chunk
+    finally:
+        await upstream.aclose()
+
+
+def _streamed(upstream: httpx.Response) -> Response:
+    response = StreamingResponse(_relay(upstream), status_code=upstream.status_code)
+    return _with_headers(response, upstream, drop=set())
+
+
+def _with_headers(response: Response, upstream: httpx.Response, *, drop: set[str]) -> Response:
+    """Upstream headers (every Set-Cookie kept) on our response, less hop-by-hop ones."""
+    skip = _HOP | drop
+    own = [(k, v) for k, v in response.raw_headers if k.decode().lower() == "content-length"]
+    response.raw_headers = own + [(k.encode("latin-1"), v.encode("latin-1"))
+                                  for k, v in upstream.headers.multi_items() if k.lower() not in skip]
+    return response
+
+
+def build_app(upstream: str, data_dir: Path) -> Starlette:
+    creds = json.loads((data_dir / "credentials.json").read_text(encoding="utf-8"))
+    gateway = Gateway(upstream, data_dir, creds["token"])
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await gateway.client.aclose()
+
+    return Starlette(routes=[Route("/{path:path}", gateway.handle, methods=methods)], lifespan=lifespan)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="srcrel's annotator gateway in front of Label Studio")
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--upstream", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    data_dir = Path(args.data_dir).resolve()
+    logging.basicConfig(filename=data_dir / "gateway.log", level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
+    uvicorn.run(build_app(args.upstream, data_dir), host=args.host, port=args.port, log_level="warning",
+                access_log=False)
+
+
+if __name__ == "__main__":
+    main()

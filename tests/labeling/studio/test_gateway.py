@@ -1,0 +1,334 @@
+"""Blind annotation through srcrel's gateway, tried as an annotator would: in real Chromium (log
+in, label stream, hotkeys, submit, skip, back arrow + update) and over HTTP (a table of requests
+that are not part of annotating, by session cookie and by token, each refused with 403), while
+the administrator, on Label Studio directly, still does everything."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from labeling.studio import api
+from labeling.studio.config import PushConfig, StudioSettings
+from labeling.studio.connection import Connection, gateway_url, resolve_connection
+from labeling.studio.push import PushResult, push_tasks
+from srcrel.cli import compose_stage_config
+from srcrel_core.settings import to_dataclass
+
+REPO = Path(__file__).resolve().parents[3]
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [pytest.mark.studio]
+A, B = "gw-ann-a@example.com", "gw-ann-b@example.com"
+
+
+def _studio_args(s: StudioSettings) -> list[str]:
+    return [f"studio.port={s.port}", f"studio.data_dir={s.data_dir}", f"studio.executable={s.executable}",
+            f"studio.public_port={s.public_port}"]
+
+
+@dataclass(frozen=True)
+class Campaign:
+    project: PushResult
+    other_project: PushResult  # A and B were not added to it
+    logins: dict[str, dict[str, str]]
+    tokens: dict[str, str]
+    ids: dict[str, int]
+    b_annotation: int  # an answer of B's, on a task A will also label
+
+
+@pytest.fixture(scope="module")
+def campaign(studio_settings: StudioSettings, tmp_path_factory: pytest.TempPathFactory) -> Campaign:
+    from tests.conftest import write_ingest_dir
+
+    tmp = tmp_path_factory.mktemp("gateway")
+
+    def push(name: str, src: Path, annotators: list[str]) -> PushResult:
+        cfg = compose_stage_config("push", [f"input={src}", f"project.name={name}", f"state_dir={tmp}",
+                                            f"guidelines={REPO / 'docs/guidelines.md'}",
+                                            "project.maximum_annotations=2",
+                                            f"annotators=[{','.join(annotators)}]", *_studio_args(studio_settings)])
+        return push_tasks(to_dataclass(cfg, PushConfig))
+
+    project = push("gateway", write_ingest_dir(tmp / "in", 6), [A, B])
+    other = push("gateway-other", write_ingest_dir(tmp / "other", 2, prefix="o"), [])
+    logins = {json.loads(f.read_text())["email"]: json.loads(f.read_text()) for f in project.annotator_files}
+    tokens = {email: api.get_user_token(studio_settings, email) for email in (A, B)}
+    admin = api.connect(resolve_connection(studio_settings))
+    ids = {u.email: u.id for u in api.list_users(admin)}
+    # B answers the first task through the gateway, with B's own token
+    b = api.connect(Connection(gateway_url(studio_settings), tokens[B], True))
+    first = min(task_id for task_id, _ in api.list_task_refs(admin, project.project_id))
+    made = api.annotate(b, first, from_name="label", to_name="sentence", choice="sourced", lead_time=2.0)
+    return Campaign(project, other, logins, tokens, ids, made)
+
+
+def _session(studio_settings: StudioSettings, login: dict[str, str]) -> requests.Session:
+    """A browser-like session logged in through the gateway."""
+    base = gateway_url(studio_settings)
+    session = requests.Session()
+    session.get(f"{base}/user/login/", timeout=30)
+    done = session.post(f"{base}/user/login/", timeout=30, allow_redirects=False,
+                        headers={"Referer": f"{base}/user/login/"},
+                        data={"email": login["email"], "password": login["password"],
+                              "csrfmiddlewaretoken": session.cookies.get("csrftoken", "")})
+    assert done.status_code == 302 and "sessionid" in session.cookies, done.text[:300]
+    session.headers["X-CSRFToken"] = session.cookies.get("csrftoken", "")
+    session.headers["Referer"] = f"{base}/"
+    return session
+
+
+def _forbidden(c: Campaign) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """(method, path, JSON body): what an annotator must not reach through the gateway."""
+    pid, other = c.project.project_id, c.other_project.project_id
+    task = c.b_annotation
+    return [
+        ("GET", f"/api/tasks?project={pid}&fields=all", None),  # the Data Manager list, every result
+        ("GET", f"/api/tasks?project={other}", None),  # another project's task list
+        ("GET", f"/api/tasks/{_first_task(c)}/", None),  # task detail with every annotation
+        ("GET", f"/api/tasks/{_first_task(c)}/annotations/", None),
+        ("GET", f"/api/annotations/{task}/", None),  # B's answer, read by A
+        ("PATCH", f"/api/annotations/{task}/", {"result": []}),  # B's answer, changed by A
+        ("DELETE", f"/api/annotations/{task}/", None),
+        ("GET", f"/api/projects/{pid}/export?exportType=JSON", None),
+        ("POST", f"/api/projects/{pid}/exports/", {"title": "x"}),
+        ("GET", f"/api/projects/{pid}/exports/", None),
+        ("PATCH", f"/api/projects/{pid}/", {"title": "renamed"}),
+        ("DELETE", f"/api/projects/{pid}/", None),
+        ("POST", "/api/projects/", {"title": "mine"}),
+        ("POST", f"/api/projects/{pid}/import", [{"data": {"sentence": "x"}}]),
+        ("GET", f"/api/projects/{other}/", None),  # a project A was not added to
+        ("GET", f"/projects/{other}/data", None),
+        ("GET", f"/projects/{pid}/settings", None),
+        ("POST", f"/api/dm/actions?id=delete_tasks&project={pid}", {"selectedItems": {"all": True}}),
+        ("POST", f"/api/dm/actions?id=next_task&project={other}", None),
+        ("GET", "/api/users/", None),
+        ("GET", f"/api/users/{c.ids[B]}/", None),
+        ("GET", "/api/invite", None),
+        ("POST", "/api/invite/reset-token", None),
+        ("GET", "/api/organizations/", None),
+        ("GET", "/api/current-user/token", None),
+        ("GET", "/api/token/", None),
+        ("GET", f"/api/projects/{pid}/members", None),
+        ("GET", "/api/ml", None),  # no project named
+        ("GET", "/data/upload/1/x.json", None),
+        ("GET", "/admin/", None),
+        ("GET", "/user/signup/", None),
+        ("GET", "/docs/api/schema/", None),
+    ]
+
+
+@pytest.fixture(scope="module")
+def admin_client(studio_settings: StudioSettings) -> Any:
+    return api.connect(resolve_connection(studio_settings))
+
+
+def _first_task(c: Campaign) -> int:
+    return int(_FIRST.get(c.project.project_id, 0))
+
+
+_FIRST: dict[int, int] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remember_first_task(campaign: Campaign, admin_client: Any) -> None:
+    _FIRST[campaign.project.project_id] = min(t for t, _ in api.list_task_refs(admin_client,
+                                                                               campaign.project.project_id))
+
+
+@pytest.fixture(scope="module")
+def a_session(studio_settings: StudioSettings, campaign: Campaign) -> requests.Session:
+    return _session(studio_settings, campaign.logins[A])
+
+
+@pytest.mark.parametrize("auth", ["session", "token"])
+@pytest.mark.parametrize("index", range(32))
+def test_requests_that_are_not_annotating_are_refused(index: int, auth: str, campaign: Campaign,
+                                                      a_session: requests.Session,
+                                                      studio_settings: StudioSettings) -> None:
+    method, path, body = _forbidden(campaign)[index]
+    base = gateway_url(studio_settings)
+    if auth == "session":
+        answer = a_session.request(method, base + path, json=body, timeout=30, allow_redirects=False)
+    else:
+        answer = requests.request(method, base + path, json=body, timeout=30, allow_redirects=False,
+                                  headers={"Authorization": f"Token {campaign.tokens[A]}"})
+    assert answer.status_code == 403, (method, path, answer.status_code, answer.text[:200])
+    assert "not part of annotating" in answer.text
+
+
+def test_the_forbidden_table_is_complete(campaign: Campaign) -> None:
+    assert len(_forbidden(campaign)) == 32  # the parametrisation above covers every row
+
+
+def test_the_administrator_still_does_everything_directly(campaign: Campaign, admin_client: Any,
+                                                          studio_settings: StudioSettings) -> None:
+    conn = resolve_connection(studio_settings)
+    direct = requests.get(f"{conn.url}/api/tasks/{_first_task(campaign)}/", timeout=30,
+                          headers={"Authorization": f"Token {conn.api_key}"})
+    assert direct.status_code == 200 and len(direct.json()["annotations"]) >= 1
+    export = requests.get(f"{conn.url}/api/projects/{campaign.project.project_id}/export?exportType=JSON",
+                          timeout=60, headers={"Authorization": f"Token {conn.api_key}"})
+    assert export.status_code == 200
+    assert {u.email for u in api.list_users(admin_client)} >= {A, B}
+
+
+def test_an_annotator_sees_only_the_projects_added_to_and_only_themself(campaign: Campaign,
+                                                                        a_session: requests.Session,
+                                                                        studio_settings: StudioSettings) -> None:
+    base = gateway_url(studio_settings)
+    projects = a_session.get(f"{base}/api/projects?page=1&page_size=30", timeout=30).json()
+    assert [p["id"] for p in projects["results"]] == [campaign.project.project_id]
+    users = a_session.get(f"{base}/api/users?project={campaign.project.project_id}", timeout=30).json()
+    emails = {u.get("email") for u in (users.get("results", users) if isinstance(users, dict) else users)}
+    assert emails == {A}
+
+
+def test_the_label_stream_and_the_back_arrow_show_no_other_answer(campaign: Campaign,
+                                                                  a_session: requests.Session,
+                                                                  studio_settings: StudioSettings) -> None:
+    base, pid = gateway_url(studio_settings), campaign.project.project_id
+    task = _first_task(campaign)
+    reopened = a_session.get(f"{base}/api/tasks/{task}?interaction=labelstream&project={pid}", timeout=30)
+    assert reopened.status_code == 200
+    body = reopened.json()
+    assert body["annotations"] == [] and not body.get("annotators") and not body.get("updated_by")
+    assert B not in reopened.text
+    nxt = a_session.post(f"{base}/api/dm/actions?id=next_task&project={pid}", json={}, timeout=30)
+    assert nxt.status_code == 200 and B not in nxt.text
+    listed = a_session.get(f"{base}/api/tasks?page=1&page_size=30&project={pid}", timeout=30)
+    assert listed.status_code == 200 and listed.json()["tasks"]
+    assert all(t.get("annotations", []) == [] and not t.get("annotators") for t in listed.json()["tasks"])
+    assert B not in listed.text and "sourced" not in listed.text
+
+
+def test_an_annotation_is_always_the_requesters_own(campaign: Campaign, studio_settings: StudioSettings,
+                                                    admin_client: Any) -> None:
+    base, pid = gateway_url(studio_settings), campaign.project.project_id
+    tasks = sorted(t for t, _ in api.list_task_refs(admin_client, pid))
+    forged = requests.post(f"{base}/api/tasks/{tasks[-1]}/annotations/?project={pid}", timeout=30,
+                           headers={"Authorization": f"Token {campaign.tokens[A]}"},
+                           json={"completed_by": campaign.ids[B], "lead_time": 1.0,
+                                 "result": [{"from_name": "label", "to_name": "sentence", "type": "choices",
+                                             "value": {"choices": ["opinion"]}}]})
+    assert forged.status_code == 201
+    stored = requests.get(f"{resolve_connection(studio_settings).url}/api/annotations/{forged.json()['id']}/",
+                          timeout=30, headers={"Authorization": f"Token {resolve_connection(studio_settings).api_key}"})
+    assert stored.json()["completed_by"] == campaign.ids[A]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_an_annotator_labels_blind_in_the_browser(campaign: Campaign, studio_settings: StudioSettings,
+                                                  tmp_path: Path, admin_client: Any) -> None:
+    if not CHROMIUM.is_file():
+        pytest.fail("Chromium missing: apt-get install -y --no-install-recommends chromium chromium-driver")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    base, pid = gateway_url(studio_settings), campaign.project.project_id
+    home = tmp_path / "chromium-home"
+    home.mkdir()
+    os.environ.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_CACHE_HOME=str(home / ".cache"))
+    seen: list[tuple[str, str, int, str]] = []  # method, url, status, body of every API answer
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True,
+            viewport={"width": 1280, "height": 900},
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        page = browser.new_page()
+
+        def record(response: Any) -> None:
+            if "/api/" in response.url:
+                try:
+                    text = response.text()
+                except Exception:  # noqa: BLE001 - a body the browser dropped (redirect, aborted)
+                    text = ""
+                seen.append((response.request.method, response.url, response.status, text))
+
+        page.on("response", record)
+        page.goto(f"{base}/user/login/")
+        page.fill("input#email", campaign.logins[A]["email"])
+        page.fill("input#password", campaign.logins[A]["password"])
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/user/login" not in url, timeout=30_000)
+        page.goto(f"{base}/projects/{pid}/data?labeling=1")
+        page.locator(".lsf-modal-ls_visible").get_by_role("button", name="Close modal").click()
+
+        def submit_with(key: str) -> None:
+            page.locator("button[data-testid='bottombar-submit-button']").wait_for(timeout=60_000)
+            page.keyboard.press(key)  # the hotkey of a label
+            with page.expect_response(lambda r: r.request.method == "POST" and "/annotations" in r.url) as done:
+                page.keyboard.press("Control+Enter")
+            assert done.value.status == 201
+
+        submit_with("2")  # opinion
+        submit_with("1")  # sourced
+        with page.expect_response(lambda r: r.request.method == "POST" and "/annotations" in r.url) as skipped:
+            page.locator("button[data-testid='bottombar-skip-button'], button:has-text('Skip')").first.click()
+        assert skipped.value.status == 201
+        page.screenshot(path=str(tmp_path / "gateway-labeling.png"), full_page=True)
+        # back to the previous answers (the editor reopens each through the gateway), change one, update it
+        back = page.locator("[data-testid='prev-task'], button[aria-label='Previous task']").first
+        for _ in range(2):
+            with page.expect_response(lambda r: "interaction=labelstream" in r.url) as reopened:
+                back.click()
+            assert reopened.value.status == 200
+        page.locator("label.lsf-choice__checkbox:has(input[name='unverifiable'])").click()
+        with page.expect_response(lambda r: r.request.method == "PATCH" and "/annotations/" in r.url) as updated:
+            page.locator("button[data-testid='bottombar-update-button']").click()
+        assert updated.value.status == 200
+        browser.close()
+
+    leaks = sorted({url for _, url, _, text in seen if B in text})
+    assert leaks == [], leaks  # no answer, no name of the other annotator in anything A received
+    refused = [(m, u) for m, u, status, _ in seen if status == 403]
+    assert refused == [], refused  # the labeling journey needs nothing the gateway refuses
+    mine = [a for t in _export(admin_client, pid) for a in t["annotations"]
+            if (a["completed_by"]["id"] if isinstance(a["completed_by"], dict) else a["completed_by"])
+            == campaign.ids[A]]
+    assert len(mine) >= 3 and sum(a["was_cancelled"] for a in mine) >= 1
+
+
+def _export(admin_client: Any, project_id: int) -> list[dict[str, Any]]:
+    from io import BytesIO
+
+    buffer = BytesIO()
+    api.export_snapshot(admin_client, project_id, buffer, only_with_annotations=True, title="gw", timeout=120)
+    return json.loads(buffer.getvalue())
+
+
+def test_one_annotators_session_never_serves_another_client(a_session: requests.Session,
+                                                            studio_settings: StudioSettings) -> None:
+    base = gateway_url(studio_settings)
+    assert a_session.get(f"{base}/api/current-user/whoami", timeout=30).json()["email"] == A
+    stranger = requests.get(f"{base}/api/current-user/whoami", timeout=30)
+    assert stranger.status_code == 401  # the gateway keeps no cookie of its own between requests
+    assert requests.get(f"{base}/user/login/", timeout=30, allow_redirects=False).status_code == 200
+
+
+def test_pull_records_which_answers_went_through_the_gateway(campaign: Campaign, studio_settings: StudioSettings,
+                                                             admin_client: Any, tmp_path: Path) -> None:
+    from labeling.annotations.blind import blind_status, read_gateway_record
+    from labeling.annotations.export import parse_export
+    from labeling.studio.config import PullConfig
+    from labeling.studio.pull import pull_export
+
+    def pull_and_judge(name: str) -> dict[str, Any]:
+        pulled = pull_export(to_dataclass(compose_stage_config("pull", [
+            "project.name=gateway", f"output_dir={tmp_path / name}", *_studio_args(studio_settings)]), PullConfig))
+        parsed = parse_export(pulled.export_path, label_names=("sourced", "opinion", "unverifiable"))
+        return blind_status(parsed.annotations["annotation_id"], read_gateway_record(pulled.export_path))
+
+    blind = pull_and_judge("through-gateway")
+    assert blind["blind"] is True and blind["annotations"] == blind["through_gateway"] >= 2
+    # an answer made on Label Studio directly (where any account can read the others'): not blind
+    task = max(t for t, _ in api.list_task_refs(admin_client, campaign.project.project_id))
+    api.annotate(admin_client, task, from_name="label", to_name="sentence", choice="opinion", lead_time=1.0)
+    direct = pull_and_judge("direct")
+    assert direct["blind"] is False and direct["through_gateway"] == direct["annotations"] - 1
+    assert "were made directly on Label Studio" in direct["statement"]
