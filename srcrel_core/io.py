@@ -13,20 +13,22 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
 from srcrel_core.errors import InputError
 
-__all__ = ["LabelRecord", "atomic_write", "read_label_records", "staged_output", "write_private_file"]
+__all__ = ["LabelRecord", "atomic_stream", "atomic_write", "read_label_records", "staged_output",
+           "write_private_file"]
 
 
-def atomic_write(path: Path, data: bytes | str, *, private: bool = False) -> None:
-    """Write `data` to `path` all at once: a temporary file beside it, flushed and fsynced, then
-    renamed into place. A reader sees the old file or the new one, never a part. `private`
-    creates the file 0600 from its first byte (secrets)."""
+@contextmanager
+def atomic_stream(path: Path, *, private: bool = False) -> Iterator[BinaryIO]:
+    """A binary file to write `path` through: a temporary file beside it, flushed and fsynced,
+    then renamed into place when the block ends without error (deleted otherwise). A reader sees
+    the old file or the new one, never a part. `private` creates it 0600 from its first byte."""
     path = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         if not private:  # mkstemp creates 0600; ordinary outputs follow the umask
@@ -34,7 +36,7 @@ def atomic_write(path: Path, data: bytes | str, *, private: bool = False) -> Non
             os.umask(umask)
             os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -42,6 +44,12 @@ def atomic_write(path: Path, data: bytes | str, *, private: bool = False) -> Non
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def atomic_write(path: Path, data: bytes | str, *, private: bool = False) -> None:
+    """Write `data` to `path` all at once (see atomic_stream)."""
+    with atomic_stream(path, private=private) as fh:
+        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
 
 
 def write_private_file(path: Path, text: str) -> None:

@@ -8,7 +8,6 @@ slot into a ColumnTransformer beside TF-IDF (see training/models.py).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -21,6 +20,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from srcrel_core.errors import ConfigError
+from srcrel_core.io import atomic_stream
 from srcrel_core.settings import config_file
 
 __all__ = ["CueFeatures", "SentenceEmbeddings", "encode_texts", "join_rows", "load_lexicon"]
@@ -145,9 +145,8 @@ def _read_shards(folder: Path, model: str, prefix: str) -> None:
 def _write_shard(folder: Path, keys: list[str], vectors: np.ndarray) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     shard = folder / f"{_text_key(''.join(keys))}.npz"
-    partial = folder / f".{shard.stem}.{os.getpid()}.tmp.npz"
-    np.savez(partial, keys=np.asarray(keys), vectors=vectors.astype(np.float32))
-    os.replace(partial, shard)  # atomic: a concurrent reader sees a whole shard or none
+    with atomic_stream(shard) as fh:  # a concurrent reader sees a whole shard or none
+        np.savez(fh, keys=np.asarray(keys), vectors=vectors.astype(np.float32))
     _LOADED_SHARDS.add(shard)
 
 

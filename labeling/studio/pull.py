@@ -2,15 +2,14 @@
 as DIR/export-<project>-<UTC time>.json beside its <same name>.meta.json sidecar, before
 anything parses it.
 
-Both files are written to temporary names and renamed into place, the sidecar first: an export
-file that exists always has its sidecar.
+Both files are written atomically (srcrel_core.io), the sidecar first: an export file that
+exists always has its sidecar.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from labeling.studio.connection import resolve_connection
 from labeling.studio.ledger import state_dir_for
 from srcrel_core import __version__
 from srcrel_core.errors import StudioError
+from srcrel_core.io import atomic_stream, atomic_write
 from srcrel_core.settings import to_dataclass
 
 __all__ = ["PullResult", "pull_export", "run_from_config"]
@@ -60,16 +60,11 @@ def pull_export(config: PullConfig) -> PullResult:
     slug = state_dir_for("", config.project.name).name
     export_path = out_dir / f"export-{slug}-{stamp}.json"
     meta_path = export_path.with_name(export_path.name + ".meta.json")  # what `srcrel build` reads
-    tmp_export = export_path.with_name("." + export_path.name + ".part")
-    tmp_meta = meta_path.with_name("." + meta_path.name + ".part")
-    try:
-        with tmp_export.open("wb") as fh:
-            writer = _HashingWriter(fh)
-            api.export_snapshot(client, project.id, writer,  # type: ignore[arg-type]
-                                   only_with_annotations=config.only_with_annotations,
-                                   title=f"srcrel pull {stamp}", timeout=config.timeout)
-            fh.flush()
-            os.fsync(fh.fileno())
+    with atomic_stream(export_path) as fh:
+        writer = _HashingWriter(fh)
+        api.export_snapshot(client, project.id, writer,  # type: ignore[arg-type]
+                            only_with_annotations=config.only_with_annotations,
+                            title=f"srcrel pull {stamp}", timeout=config.timeout)
         match = re.search(r"guidelines_version=(\w+)", project.settings.get("description") or "")
         sha256 = writer.sha.hexdigest()
         meta = {
@@ -88,12 +83,8 @@ def pull_export(config: PullConfig) -> PullResult:
             # annotations made through srcrel's gateway (blind); null: a server srcrel does not manage
             "gateway_annotations": access.gateway_annotations(config.studio.data_dir) if conn.managed else None,
         }
-        tmp_meta.write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp_meta, meta_path)
-        os.replace(tmp_export, export_path)
-    finally:
-        tmp_export.unlink(missing_ok=True)
-        tmp_meta.unlink(missing_ok=True)
+        # the sidecar lands first: an export file that exists always has its sidecar
+        atomic_write(meta_path, json.dumps(meta, indent=2, default=str) + "\n")
     return PullResult(export_path=export_path, meta_path=meta_path, sha256=sha256, size=writer.size)
 
 
