@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import yaml
@@ -17,13 +18,21 @@ def size_category(n: int) -> str:
     return "10M<n<100M"
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _ci(estimate: dict[str, Any], confidence: float = 0.95) -> str:
     value, low, high = estimate["value"], estimate["ci_low"], estimate["ci_high"]
-    if value is None:
+    if _missing(value):
         return "undefined"
-    if low is None:
+    if _missing(low):
         return f"{value:.3f}"
     return f"{value:.3f} ({confidence:.0%} CI {low:.3f}–{high:.3f})"
+
+
+NO_AGREEMENT = ("Agreement cannot be measured: no sentence was labelled by two annotators. Have a sample "
+                "labelled twice (push with project.maximum_annotations=2) to measure it.")
 
 
 def render_card(report: dict[str, Any], *, license: str, pretty_name: str,
@@ -70,8 +79,12 @@ def _distribution(report: dict[str, Any]) -> list[str]:
 def _agreement(report: dict[str, Any]) -> list[str]:
     agreement = report["agreement"]
     fleiss, level = agreement["fleiss_kappa"], agreement["confidence"]
+    paired = agreement.get("paired_items", agreement["items"])
+    if paired == 0:
+        return ["## Agreement", "", NO_AGREEMENT, ""]
     lines = ["## Agreement", "",
-             (f"Over {agreement['items']} sentences and {agreement['annotations']} annotations "
+             (f"Over the {paired} sentences labelled by at least two annotators (of {agreement['items']}), "
+              f"{agreement['annotations']} annotations in all "
               f"({agreement['bootstrap_n']} bootstrap resamples of sentences, seed "
               f"{report['settings']['seed']}):"), "",
              f"- Observed agreement (mean share of agreeing pairs): {_ci(agreement['observed'], level)}",

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
+from labeling.dataset.card import NO_AGREEMENT
 from srcrel_core.progress import console
 
 __all__ = ["print_agreement_summary"]
@@ -24,6 +25,14 @@ def _ci(estimate: dict[str, Any]) -> str:
 def print_agreement_summary(report: dict[str, Any], *, title: str) -> None:
     """The agreement figures of a build's report.json, with their bootstrap CIs."""
     agreement = report["agreement"]
+    if agreement.get("paired_items", agreement["items"]) == 0:
+        console.print(NO_AGREEMENT)
+    else:
+        _print_agreement_table(agreement, title=title)
+    _print_annotators(report)
+
+
+def _print_agreement_table(agreement: dict[str, Any], *, title: str) -> None:
     pct = round(agreement["confidence"] * 100)
     table = Table(title=title, title_justify="left")
     table.add_column("measure", style="bold")
@@ -37,6 +46,9 @@ def print_agreement_summary(report: dict[str, Any], *, title: str) -> None:
     for name, estimate in rows:
         table.add_row(name, _ci(estimate), str(estimate.get("n_items", "")))
     console.print(table)
+
+
+def _print_annotators(report: dict[str, Any]) -> None:
     annotators = Table(title="annotators", title_justify="left")
     for column in ("worker", "items", "median lead time (s)", "control accuracy", "agreement with consensus"):
         annotators.add_column(column)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -157,3 +158,20 @@ def test_missing_export_names_the_setting() -> None:
 
     with pytest.raises(ConfigError, match="missing required setting 'export'"):
         to_dataclass(compose_stage_config("build", ["output_dir=out"]), BuildConfig)
+
+
+def test_a_one_annotator_campaign_says_agreement_cannot_be_measured(tmp_path: Path) -> None:
+    from labeling.annotations.synthetic import simulate_annotations
+    from labeling.dataset.card import NO_AGREEMENT
+    from tests.labeling.conftest import CONFUSIONS, LABELS, make_corpus
+    from tests.simulated_export import write_simulated_export
+
+    sentences, truth = make_corpus(12, 6, seed=3)
+    one = dict(list(CONFUSIONS.items())[:1])
+    answers = simulate_annotations(truth.items(), one, label_names=LABELS, seed=4)
+    export = write_simulated_export(tmp_path / "export-solo.json", sentences, answers)
+    _build(export, tmp_path / "out")
+    card = (tmp_path / "out" / "README.md").read_text()
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["agreement"]["paired_items"] == 0 and report["agreement"]["items"] == 72
+    assert NO_AGREEMENT in card and "nan" not in card.lower()
