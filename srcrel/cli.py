@@ -84,7 +84,7 @@ def _config_errors() -> tuple[type[BaseException], ...]:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    return HydraException, OmegaConfBaseException, ValueError
+    return HydraException, OmegaConfBaseException
 
 
 def check_overrides(stage: str, args: list[str]) -> None:
@@ -94,8 +94,9 @@ def check_overrides(stage: str, args: list[str]) -> None:
     if any(a.startswith("-") for a in args):
         return  # --help, --cfg, --info: let Hydra answer
     overrides = [a for a in args if not a.startswith("hydra")]
+    register_configs()  # an import error here is a broken install, not a setting
     try:
-        compose_stage_config(stage, overrides)
+        compose(STAGES[stage].config_name, overrides)
     except _config_errors() as exc:
         raise ConfigError(_one_line_config_error(stage, exc)) from exc
 
@@ -165,6 +166,8 @@ def main(argv: list[str] | None = None) -> None:
             return runner(cfg)
         except SrcrelError as exc:
             fail(name, exc)
+        except Exception as exc:  # noqa: BLE001 - a bug: its traceback, exit 2, not Hydra's exit 1
+            internal_error(name, exc)
 
     sys.argv = [f"srcrel-{name}", *rest]
     app()

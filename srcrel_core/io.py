@@ -19,6 +19,15 @@ import orjson
 
 from srcrel_core.errors import InputError
 
+
+def _read_umask() -> int:
+    umask = os.umask(0)  # read once, at import: changing it later would race with other threads
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
 __all__ = ["LabelRecord", "atomic_stream", "atomic_write", "read_label_records", "staged_output",
            "write_private_file"]
 
@@ -32,9 +41,7 @@ def atomic_stream(path: Path, *, private: bool = False) -> Iterator[BinaryIO]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         if not private:  # mkstemp creates 0600; ordinary outputs follow the umask
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(fd, 0o666 & ~umask)
+            os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
@@ -81,6 +88,10 @@ def staged_output(output_dir: Path, *, last: tuple[str, ...] = ()) -> Iterator[P
     staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.staging-", dir=output_dir.parent))
     try:
         yield staging
+        for name in last:  # the old manifest goes first, so it never describes a half-moved set
+            old = output_dir / name
+            if old.is_file():
+                old.unlink()
         entries = sorted(staging.iterdir(), key=lambda p: (p.name in last, last.index(p.name) if p.name in last else 0))
         for entry in entries:
             target = output_dir / entry.name
@@ -150,7 +161,7 @@ def _rows(path: Path, *, shape: str, fix: str) -> Iterator[tuple[int, object]]:
         except csv.Error as exc:
             raise InputError(f"{path}:{reader.line_num}: not valid CSV ({exc}): {fix}") from exc
         return
-    for line, text in enumerate(raw.splitlines(), start=1):
+    for line, text in enumerate(raw.split("\n"), start=1):  # not splitlines: U+2028 may sit in a string
         if not text.strip():
             continue
         try:

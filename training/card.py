@@ -15,6 +15,7 @@ def _ci(pair: Any) -> str:
 def render_model_card(metrics: dict[str, Any]) -> str:
     """Markdown from a run's metrics.json dict (the card shows only what metrics.json holds)."""
     prov, data = metrics["provenance"], metrics["data"]
+    level = metrics.get("ci_level", 0.95)
     lines = [
         f"# Model card: {metrics['model']}", "",
         ("Sentence classifier of srcrel (what a news sentence's claim rests on), trained by "
@@ -26,8 +27,8 @@ def render_model_card(metrics: dict[str, Any]) -> str:
          f"`{prov.get('export_sha256') or 'n/a'}`, guidelines version "
          f"`{prov.get('guidelines_version') or 'n/a'}`"),
         f"- final model trained on: {data['fit_on']}", "",
-        "## Metrics (test split; 95% bootstrap CIs over test items)", "",
-        "| metric | value | 95% CI |", "|---|---|---|",
+        f"## Metrics (test split; {level:.0%} bootstrap CIs over test items)", "",
+        f"| metric | value | {level:.0%} CI |", "|---|---|---|",
         f"| macro-F1 | {metrics['macro_f1']:.3f} | {_ci(metrics['macro_f1_ci'])} |",
         f"| accuracy | {metrics['accuracy']:.3f} | {_ci(metrics['accuracy_ci'])} |",
     ]
@@ -40,11 +41,14 @@ def render_model_card(metrics: dict[str, Any]) -> str:
         cv = metrics["cv"]
         lines.append(f"| grouped {cv['n_folds']}-fold CV macro-F1 (train) | "
                      f"{cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f} | |")
+        if cv.get("failed_folds"):
+            lines.append(f"| CV folds that could not be fit (left out of the mean) | {cv['failed_folds']} of "
+                         f"{cv['n_folds']} | |")
     lines += ["", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     lines += [f"| {label} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |"
               for label, s in metrics["per_class"].items()]
     if len(metrics["per_language"]) > 1:
-        lines += ["", "| language | n | macro-F1 | 95% CI |", "|---|---|---|---|"]
+        lines += ["", f"| language | n | macro-F1 | {level:.0%} CI |", "|---|---|---|---|"]
         lines += [f"| {lang} | {s['n']} | {s['macro_f1']:.3f} | {_ci(s['macro_f1_ci'])} |"
                   for lang, s in metrics["per_language"].items()]
     if metrics.get("learning_curve"):

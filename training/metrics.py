@@ -61,16 +61,19 @@ def resample_scores(y_true: np.ndarray, y_pred: np.ndarray, *, labels: Sequence[
     code = {label: i for i, label in enumerate(labels)}
     t = np.array([code.get(v, -1) for v in y_true])
     p = np.array([code.get(v, -1) for v in y_pred])
+    # accuracy compares the labels themselves (two different labels outside the set differ)
+    correct = np.asarray(y_true, dtype=object) == np.asarray(y_pred, dtype=object)
     idx = resample_indices(len(t), n_boot=n_boot, seed=seed)
     f1s, accs = np.empty(n_boot), np.empty(n_boot)
     for b in range(n_boot):  # confusion counts per resample, vectorised over items
         tb, pb = t[idx[b]], p[idx[b]]
-        tp = np.bincount(tb[tb == pb], minlength=k)[:k] if k else np.zeros(0)
+        hit = (tb == pb) & (tb >= 0)
+        tp = np.bincount(tb[hit], minlength=k)[:k] if k else np.zeros(0)
         gold = np.bincount(tb[tb >= 0], minlength=k)[:k]
         pred = np.bincount(pb[pb >= 0], minlength=k)[:k]
         denom = gold + pred
         f1s[b] = np.mean(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0))
-        accs[b] = np.mean(tb == pb)
+        accs[b] = np.mean(correct[idx[b]])
     return f1s, accs
 
 

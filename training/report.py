@@ -76,7 +76,7 @@ def collect_runs(pattern: str) -> pd.DataFrame:
 
 def _markdown(table: pd.DataFrame) -> str:
     lines = [("| run | model | features | C | validation macro-F1 | CV macro-F1 | "
-              "test macro-F1 (95% CI) | accuracy | ECE | fit s | selected |"),
+              "test macro-F1 (bootstrap CI) | accuracy | ECE | fit s | selected |"),
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda v: "" if v is None or pd.isna(v) else f"{v:.3f}"
     for r in table.itertuples():

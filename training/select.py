@@ -133,7 +133,10 @@ def select_by_cv(pool: pd.DataFrame, candidates: Sequence[TrainConfig], *, label
         cv = run_grouped_cv(estimator, pool, labels=labels, n_folds=folds, seed=seed)
         if cv is None:
             raise TrainingError(f"cannot cross-validate on {len(pool)} rows; label more data")
-        rows.append({**_describe(i, config), "cv_mean": cv.macro_f1_mean, "cv_std": cv.macro_f1_std})
+        # a candidate that cannot be fit on every fold is not compared on the folds it survived
+        # (that favours models failing on hard folds): it is ineligible, and the table says why
+        rows.append({**_describe(i, config), "cv_mean": cv.macro_f1_mean if not cv.failed_folds else float("nan"),
+                     "cv_std": cv.macro_f1_std, "failed_folds": cv.failed_folds})
     return _choose(pd.DataFrame(rows), "cv_mean")
 
 

@@ -109,28 +109,38 @@ def run_grouped_cv(estimator: Any, train: pd.DataFrame, *, labels: Sequence[str]
     scorer = make_scorer(f1_score, labels=list(labels), average="macro", zero_division=0, pos_label=None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FitFailedWarning)
+        warnings.simplefilter("always", UserWarning)  # "Scoring failed": recorded, not hidden
         try:
             result = cross_validate(estimator, model_inputs(train), train["label"].to_numpy(),
                                     cv=PredefinedSplit(fold), scoring=scorer, error_score=np.nan)
             scores = tuple(float(s) for s in result["test_score"])
-            messages = [str(w.message) for w in caught if issubclass(w.category, FitFailedWarning)]
+            messages = [str(w.message) for w in caught if issubclass(w.category, FitFailedWarning)
+                        or str(w.message).startswith("Scoring failed")]
         except ValueError as exc:  # scikit-learn raises when every fold failed
             if "fits failed" not in str(exc):
                 raise
             scores, messages = (float("nan"),) * k, [str(exc)]
+    failures = _failure_reasons(messages)
+    bugs = [reason for reason in failures if not reason.startswith("ValueError")]
+    if bugs:  # data too thin for a fold is a ValueError; anything else is a bug, shown as one
+        raise RuntimeError(f"cross-validation failed with an error that is not about the data: {bugs[0]}")
     finite = [s for s in scores if not math.isnan(s)]
     return CVResult(k, scores, float(np.mean(finite)) if finite else float("nan"),
                     float(np.std(finite)) if finite else float("nan"),
-                    failed_folds=k - len(finite), failures=tuple(_failure_reasons(messages)))
+                    failed_folds=k - len(finite), failures=tuple(failures))
 
 
 _FAILED = re.compile(r"(\d+) fits? failed with the following error:\n(.*?)(?=\n-{10,}|\Z)", re.DOTALL)
 
 
 def _failure_reasons(messages: Sequence[str]) -> list[str]:
-    """The error line of each failed fit in scikit-learn's FitFailedWarning / ValueError text."""
+    """The error line of each failed fit or score in scikit-learn's warning / ValueError text."""
     reasons = []
     for message in messages:
+        if message.startswith("Scoring failed"):
+            reasons.append(next((line.strip() for line in reversed(message.splitlines()) if line.strip()),
+                                "scoring failed"))
+            continue
         for count, body in _FAILED.findall(message):
             last = next((line.strip() for line in reversed(body.splitlines()) if line.strip()), "unknown")
             reasons.extend([last] * int(count))

@@ -17,8 +17,21 @@ from typing import Any
 
 from srcrel_core.io import atomic_write
 
-__all__ = ["RULES", "Check", "Rule", "blind_task", "gateway_annotations", "grant", "journal_path", "match",
-           "members", "read_access"]
+__all__ = [
+    "RULES",
+    "Body",
+    "Check",
+    "Rule",
+    "blind_task",
+    "clean_body",
+    "gateway_annotations",
+    "grant",
+    "journal_path",
+    "match",
+    "members",
+    "read_access",
+    "safe_path",
+]
 
 
 class Check(StrEnum):
@@ -30,6 +43,27 @@ class Check(StrEnum):
     draft = "draft"  # the draft in the path is the account's own, in its project
 
 
+class Body(StrEnum):
+    """What a call may carry: nothing, the login form, or one JSON object rebuilt from allowed keys."""
+
+    none = "none"
+    form = "form"  # the login form, passed on as sent (no session yet)
+    annotation = "annotation"  # result, lead time, skip; completed_by set to the requester
+    draft = "draft"
+    view = "view"  # a Data Manager tab of the same project, without filters or ordering
+    empty = "empty"  # next_task: the body (filters, selected items) is replaced by {}
+
+
+# keys of a JSON body that a call may set; everything else (task, project, completed_by,
+# ground_truth, updated_by, parent_annotation, filters, ...) is dropped before forwarding
+BODY_KEYS: dict[Body, frozenset[str]] = {
+    Body.annotation: frozenset({"result", "lead_time", "was_cancelled", "draft_id", "started_at"}),
+    Body.draft: frozenset({"result", "lead_time", "started_at", "was_postponed"}),
+    Body.view: frozenset({"project", "data"}),
+}
+VIEW_DATA_DROP = frozenset({"filters", "ordering", "selectedItems", "query"})
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
@@ -37,68 +71,100 @@ class Rule:
     path: re.Pattern[str]
     check: Check
     query: Mapping[str, str] = field(default_factory=dict)  # pinned values, e.g. {"id": "next_task"}
-    forbid_query: tuple[str, ...] = ()  # query keys that change what the call returns
-    rewrite: str = ""  # response rewrite: projects | users | task | ""
-    own_body: bool = False  # the JSON body's completed_by is set to the requester
+    params: frozenset[str] = frozenset()  # the only query keys allowed (filters, fields, ... are not)
+    rewrite: str = ""  # response rewrite: projects | users | task | tasks | ""
+    body: Body = Body.none
+    credentials: bool = True  # False: a file fetched without cookie or token, which may set no cookie
 
 
-def _r(name: str, method: str, path: str, check: Check, **kw: Any) -> Rule:
-    return Rule(name, method, re.compile(path), check, **kw)
+def _r(name: str, method: str, path: str, check: Check, params: tuple[str, ...] = (), **kw: Any) -> Rule:
+    pinned = kw.get("query", {})
+    return Rule(name, method, re.compile(path), check, params=frozenset((*params, *pinned)), **kw)
 
 
-_STATIC = r"^/(static|react-app|label-studio-frontend|dm)/[^?]*$"
+_STATIC = r"^/(static|react-app|label-studio-frontend|dm)/[A-Za-z0-9_][A-Za-z0-9._/+~-]*$"
 RULES: tuple[Rule, ...] = (
-    _r("static files", "GET", _STATIC, Check.public),
-    _r("favicon", "GET", r"^/favicon\.ico$", Check.public),
-    _r("the frontend's service worker", "GET", r"^/sw(-fallback)?\.js$", Check.public),
-    _r("tips shown while loading", "GET", r"^/heidi-tips/?$", Check.public),
-    _r("login page", "GET", r"^/user/login/?$", Check.public),
-    _r("log in", "POST", r"^/user/login/?$", Check.public),
+    _r("static files", "GET", _STATIC, Check.public, ("v",), credentials=False),
+    _r("favicon", "GET", r"^/favicon\.ico$", Check.public, credentials=False),
+    _r("the frontend's service worker", "GET", r"^/sw(-fallback)?\.js$", Check.public, ("v",), credentials=False),
+    _r("tips shown while loading", "GET", r"^/heidi-tips/?$", Check.public, credentials=False),
+    _r("login page", "GET", r"^/user/login/?$", Check.public, ("next",)),
+    _r("log in", "POST", r"^/user/login/?$", Check.public, ("next",), body=Body.form),
     _r("log out", "GET", r"^/(user/)?logout/?$", Check.user),
     _r("home", "GET", r"^/$", Check.user),
-    _r("projects page", "GET", r"^/projects/?$", Check.user),
-    _r("project page", "GET", r"^/projects/(?P<project>\d+)(/data)?/?$", Check.project),
+    _r("projects page", "GET", r"^/projects/?$", Check.user, ("page", "page_size")),
+    _r("project page", "GET", r"^/projects/(?P<project>\d+)(/data)?/?$", Check.project, ("labeling", "tab", "task")),
     _r("version", "GET", r"^/api/version/?$", Check.user),
     _r("who am I", "GET", r"^/api/current-user/whoami/?$", Check.user),
-    _r("my projects", "GET", r"^/api/projects/?$", Check.user, rewrite="projects"),
-    _r("project (with the guidelines)", "GET", r"^/api/projects/(?P<project>\d+)/?$", Check.project),
-    _r("label stream history", "GET", r"^/api/projects/(?P<project>\d+)/label-stream-history/?$", Check.project),
+    _r("my projects", "GET", r"^/api/projects/?$", Check.user, ("page", "page_size", "include", "ids"),
+       rewrite="projects"),
+    _r("project (with the guidelines)", "GET", r"^/api/projects/(?P<project>\d+)/?$", Check.project, ("include",)),
+    _r("label stream history", "GET", r"^/api/projects/(?P<project>\d+)/label-stream-history/?$", Check.project,
+       ("project",)),
     _r("next task (API)", "GET", r"^/api/projects/(?P<project>\d+)/next/?$", Check.project, rewrite="task"),
-    _r("ML backends of the project", "GET", r"^/api/ml/?$", Check.project),
-    _r("data manager columns", "GET", r"^/api/dm/columns/?$", Check.project),
-    _r("data manager project", "GET", r"^/api/dm/project/?$", Check.project),
-    _r("data manager tabs", "GET", r"^/api/dm/views/?$", Check.project),
-    _r("first data manager tab", "POST", r"^/api/dm/views/?$", Check.project),
-    _r("project members (yourself only)", "GET", r"^/api/users/?$", Check.project, rewrite="users"),
-    _r("label links", "GET", r"^/api/label_links/?$", Check.project),
+    _r("ML backends of the project", "GET", r"^/api/ml/?$", Check.project, ("project",)),
+    _r("data manager columns", "GET", r"^/api/dm/columns/?$", Check.project, ("project",)),
+    _r("data manager project", "GET", r"^/api/dm/project/?$", Check.project, ("project", "interaction", "include")),
+    _r("data manager tabs", "GET", r"^/api/dm/views/?$", Check.project, ("project",)),
+    _r("first data manager tab", "POST", r"^/api/dm/views/?$", Check.project, ("project", "tabID"), body=Body.view),
+    _r("project members (yourself only)", "GET", r"^/api/users/?$", Check.project, ("project", "page", "page_size"),
+       rewrite="users"),
+    _r("label links", "GET", r"^/api/label_links/?$", Check.project, ("project", "expand")),
     # the label stream page loads the Data Manager's first page behind the editor: allowed, made
-    # blind (sentences only: no answer, no annotator); `fields=all` and quick view stay refused
-    _r("task list behind the label stream (blind)", "GET", r"^/api/tasks/?$", Check.project, rewrite="tasks"),
-    _r("next task (label stream)", "POST", r"^/api/dm/actions/?$", Check.project, query={"id": "next_task"},
-       rewrite="task"),
+    # blind (sentences only: no answer, no annotator); no filter, query or fields
+    _r("task list behind the label stream (blind)", "GET", r"^/api/tasks/?$", Check.project,
+       ("project", "page", "page_size", "view", "interaction", "resolve_uri"), rewrite="tasks"),
+    _r("next task (label stream)", "POST", r"^/api/dm/actions/?$", Check.project, ("project", "tabID"),
+       query={"id": "next_task"}, rewrite="task", body=Body.empty),
     _r("task in the label stream (back/forward)", "GET", r"^/api/tasks/(?P<task>\d+)/?$", Check.task,
-       query={"interaction": "labelstream"}, rewrite="task"),
-    _r("submit or skip", "POST", r"^/api/tasks/(?P<task>\d+)/annotations/?$", Check.task, own_body=True),
-    _r("save a draft", "POST", r"^/api/tasks/(?P<task>\d+)/drafts/?$", Check.task),
+       ("project", "resolve_uri"), query={"interaction": "labelstream"}, rewrite="task"),
+    _r("submit or skip", "POST", r"^/api/tasks/(?P<task>\d+)/annotations/?$", Check.task, ("project",),
+       body=Body.annotation),
+    _r("save a draft", "POST", r"^/api/tasks/(?P<task>\d+)/drafts/?$", Check.task, ("project",), body=Body.draft),
     _r("update one's answer", "PATCH", r"^/api/annotations/(?P<annotation>\d+)/?$", Check.annotation,
-       own_body=True),
-    _r("update one's draft", "PATCH", r"^/api/drafts/(?P<draft>\d+)/?$", Check.draft),
-    _r("drop one's draft", "DELETE", r"^/api/drafts/(?P<draft>\d+)/?$", Check.draft),
+       ("taskID", "project"), body=Body.annotation),
+    _r("update one's draft", "PATCH", r"^/api/drafts/(?P<draft>\d+)/?$", Check.draft, ("project",),
+       body=Body.draft),
+    _r("drop one's draft", "DELETE", r"^/api/drafts/(?P<draft>\d+)/?$", Check.draft, ("project",)),
 )
+
+_UNSAFE_PATH = re.compile(r"(^|/)\.\.?(/|$)|//|\\|%2e|%2f|%5c|%00", re.IGNORECASE)
+
+
+def safe_path(raw_path: str) -> bool:
+    """False for a path that could mean another one once normalised (dot segments, encoded
+    slashes or dots, backslashes, empty segments): refused before any rule is matched."""
+    return not _UNSAFE_PATH.search(raw_path)
 
 
 def match(method: str, path: str, query: Mapping[str, str]) -> Rule | None:
     """The rule that allows this call, or None (refused). Pinned query values must be present and
-    equal; `fields` (e.g. `fields=all`, every annotator's results) is never allowed."""
+    equal, and no query key outside the rule's own (`fields`, `query`, filters...) is allowed."""
     for rule in RULES:
         if rule.method != method or not rule.path.match(path):
             continue
         if any(query.get(k) != v for k, v in rule.query.items()):
             continue
-        if "fields" in query or any(k in query for k in rule.forbid_query):
+        if set(query) - rule.params:
             continue
         return rule
     return None
+
+
+def clean_body(rule: Rule, data: Any, *, user_id: int, project: int | None) -> dict[str, Any] | None:
+    """The JSON body to forward for `rule`, rebuilt from allowed keys; None: refuse the call."""
+    if rule.body is Body.empty:
+        return {}
+    if not isinstance(data, dict):
+        return None
+    kept = {k: v for k, v in data.items() if k in BODY_KEYS.get(rule.body, frozenset())}
+    if rule.body is Body.annotation:
+        kept["completed_by"] = user_id
+    if rule.body is Body.view:
+        if str(kept.get("project")) != str(project) or not isinstance(kept.get("data", {}), dict):
+            return None  # the frontend sends the project as a string or a number
+        kept["data"] = {k: v for k, v in kept.get("data", {}).items() if k not in VIEW_DATA_DROP}
+    return kept
 
 
 def project_of(rule: Rule, path: str, query: Mapping[str, str]) -> int | None:
@@ -161,27 +227,32 @@ def members(access: Mapping[str, list[str]], email: str) -> set[int]:
 
 # -- making responses blind -------------------------------------------------------------------
 
-_BLANK = ("annotators", "annotations_ids", "annotations_results", "predictions_results", "updated_by",
-          "avg_lead_time", "comment_authors", "reviewers", "completed_by")
+# the keys of a task an annotator receives; anything else (annotator lists, counts of others'
+# answers and skips, comments, last editor, lead times) is dropped
+TASK_KEYS = frozenset({"id", "data", "project", "inner_id", "annotations", "drafts", "predictions", "created_at",
+                       "updated_at", "file_upload", "storage_filename", "meta", "queue"})
 
 
-def blind_task(task: dict[str, Any], user_id: int) -> dict[str, Any]:
+def blind_task(task: dict[str, Any], user_id: int, email: str = "") -> dict[str, Any]:
     """A task as its requester may see it: their own annotations and drafts only, and no trace of
-    who else answered (annotator lists, last editor, lead times)."""
-    out = dict(task)
+    who else answered (annotator lists, counts, last editor, lead times)."""
+    out = {k: v for k, v in task.items() if k in TASK_KEYS}
     for key in ("annotations", "drafts"):
         if isinstance(out.get(key), list):
-            out[key] = [a for a in out[key] if _owner(a) == user_id]
-    for key in _BLANK:
-        if key in out:
-            out[key] = [] if isinstance(out[key], list) else None
+            out[key] = [a for a in out[key] if is_owner(a, user_id, email)]
     return out
 
 
-def _owner(item: Any) -> int | None:
+def is_owner(item: Any, user_id: int, email: str = "") -> bool:
+    """Whether an annotation or draft is the requester's: Label Studio names an annotation's
+    author by id (or {id, email}) and a draft's by email."""
     if not isinstance(item, dict):
-        return None
+        return False
     who = item.get("completed_by", item.get("user"))
     if isinstance(who, dict):
-        who = who.get("id")
-    return int(who) if isinstance(who, int) or (isinstance(who, str) and who.isdigit()) else None
+        who = who.get("id", who.get("email"))
+    if isinstance(who, int):
+        return who == user_id
+    if isinstance(who, str):
+        return (who.isdigit() and int(who) == user_id) or (bool(email) and who.lower() == email.lower())
+    return False

@@ -40,8 +40,8 @@ def add_context(rows: Sequence[dict[str, Any]], settings: InterfaceSettings) -> 
         previous = items[i - 1] if i else None
         out.append({**row,
                     "context_before": _render(before, items[i - len(before) - 1] if i - len(before) > 0 else None)
-                    or "(start of the article)",
-                    "context_after": _render(after, row) or "(end of the article)",
+                    or ("(start of the article)" if i == 0 else ""),
+                    "context_after": _render(after, row) or ("(end of the article)" if i == len(items) - 1 else ""),
                     "paragraph_mark": _mark(row, previous)})
     return out
 

@@ -38,13 +38,18 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from labeling.studio import access
-from labeling.studio.access import Check, Rule
+from labeling.studio.access import Body, Check, Rule
 
 __all__ = ["HEALTH_PATH", "build_app", "main"]
 
 HEALTH_PATH = "/gateway-health"
 _HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
         "transfer-encoding", "upgrade", "content-length"}
+_DROPPED = {"cookie", "x-api-key", "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+            "x-real-ip"}
+_COOKIES = {"sessionid", "csrftoken"}
+_MAX_BODY = 5_000_000
+_MAX_IDENTITIES = 10_000
 _REFUSED = ("<!doctype html><title>Not part of annotating</title><h1>403: not part of annotating</h1>"
             "<p>This address is for labeling sentences. The page or action you asked for is not part of "
             "annotating, so it is not available here.</p><p><a href='/projects/'>Back to your projects</a></p>")
@@ -74,14 +79,16 @@ class Gateway:
 
     async def identify(self, request: Request) -> dict[str, Any] | None:
         """{id, email} of the account behind the request's session cookie or token, or None."""
-        key = (request.cookies.get("sessionid", ""), request.headers.get("authorization", ""))
+        key = (_raw_cookies(request, {"sessionid"}), request.headers.get("authorization", ""))
         if not any(key):
             return None
         cached = self.identities.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
-        headers = {k: v for k, v in (("cookie", request.headers.get("cookie", "")),
-                                     ("authorization", key[1])) if v}
+        if len(self.identities) > _MAX_IDENTITIES:
+            self.identities.clear()
+        # exactly the credentials that are forwarded (no X-Api-Key, no other cookie)
+        headers = {k: v for k, v in (("cookie", key[0]), ("authorization", key[1])) if v}
         answer = await self.client.get("/api/current-user/whoami", headers=headers)
         who = None
         if answer.status_code == 200:
@@ -116,15 +123,17 @@ class Gateway:
         item = await self._admin_json(f"/api/{kind}/{access.path_id(rule, path, rule.check.value)}/")
         if not item:
             return False
-        owner = item.get("completed_by", item.get("user"))
-        owner = owner.get("id") if isinstance(owner, dict) else owner
         task = item.get("task")
-        return owner == who["id"] and isinstance(task, int) and await self.project_of_task(task) in mine
+        return (access.is_owner(item, who["id"], who["email"]) and isinstance(task, int)
+                and await self.project_of_task(task) in mine)
 
     async def handle(self, request: Request) -> Response:
         path, query = request.url.path, dict(request.query_params)
         if path == HEALTH_PATH:
             return JSONResponse({"status": "UP"})
+        raw_path = request.scope.get("raw_path", b"").decode("latin-1")
+        if not (access.safe_path(raw_path) and access.safe_path(path)):
+            return self.refuse(request, None)
         rule = access.match(request.method, path, query)
         if rule is None:
             return self.refuse(request, None)
@@ -137,17 +146,38 @@ class Gateway:
                 return RedirectResponse(f"/user/login/?next={path}", status_code=302)
             if not await self.allowed(rule, request, who):
                 return self.refuse(request, who)
-        body = await request.body()
-        if rule.own_body and who is not None and body:
-            body = _own(body, who["id"])
+        body = await self.body_for(rule, request, who)
+        if body is None:
+            return self.refuse(request, who)
         upstream = await self.client.send(self.client.build_request(
             request.method, path, params=request.query_params.multi_items(), content=body,
-            headers=_forward_headers(request)), stream=True)
+            headers=_forward_headers(request, rule)), stream=True)
         if rule.rewrite and upstream.status_code == 200 and who is not None:
             return await self.rewritten(rule, upstream, who)
-        if rule.own_body and upstream.status_code in (200, 201) and who is not None:
+        if rule.body is Body.annotation and upstream.status_code in (200, 201) and who is not None:
             return await self.journaled(rule, upstream, who, request)
-        return _streamed(upstream)
+        # a static file is fetched without credentials: it must not set (and so replace) the session
+        return _streamed(upstream, drop={"set-cookie"} if _public_file(rule) else set())
+
+    async def body_for(self, rule: Rule, request: Request, who: dict[str, Any] | None) -> bytes | None:
+        """The body to forward: none, the login form as sent, or a JSON object rebuilt from the
+        keys the call may set (see access.clean_body); None refuses the call."""
+        body = await request.body()
+        if rule.body is Body.none:
+            return b""
+        if rule.body is Body.form:
+            return body if len(body) < 64_000 else None
+        if who is None or len(body) > _MAX_BODY:
+            return None
+        if body and "json" not in request.headers.get("content-type", "json"):
+            return None  # form or multipart bodies would pass keys the gateway cannot see
+        try:
+            data = json.loads(body) if body.strip() else {}
+        except ValueError:
+            return None
+        project = access.project_of(rule, request.url.path, dict(request.query_params))
+        cleaned = access.clean_body(rule, data, user_id=who["id"], project=project)
+        return None if cleaned is None else json.dumps(cleaned).encode()
 
     def refuse(self, request: Request, who: dict[str, Any] | None) -> Response:
         log.info("refused %s %s (%s)", request.method, request.url.path, who["email"] if who else "no rule")
@@ -159,11 +189,10 @@ class Gateway:
         await upstream.aread()
         data = upstream.json()
         if rule.rewrite == "task" and isinstance(data, dict):
-            data = access.blind_task(data, who["id"])
+            data = access.blind_task(data, who["id"], who["email"])
         elif rule.rewrite == "tasks" and isinstance(data, dict):
-            data = {**data, "tasks": [access.blind_task(t, who["id"]) for t in data.get("tasks", [])]}
-            data.pop("total_annotations", None)
-            data.pop("total_predictions", None)
+            data = {"tasks": [access.blind_task(t, who["id"], who["email"]) for t in data.get("tasks", [])],
+                    "total": data.get("total")}
         elif rule.rewrite == "users":
             items = data.get("results", data) if isinstance(data, dict) else data
             items = [u for u in items if isinstance(u, dict) and u.get("id") == who["id"]]
@@ -203,20 +232,24 @@ class _NoCookies(http.cookiejar.CookieJar):
         return None
 
 
-def _own(body: bytes, user_id: int) -> bytes:
-    """An annotation is always the requester's: completed_by is set to them, whatever was sent."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body
-    if isinstance(data, dict):
-        data["completed_by"] = user_id
-        return json.dumps(data).encode()
-    return body
+def _raw_cookies(request: Request, names: set[str]) -> str:
+    """The named cookies exactly as the browser sent them (a parsed value would lose Django's
+    quoting and with it the session's signature)."""
+    parts = [part.strip() for part in request.headers.get("cookie", "").split(";")]
+    return "; ".join(part for part in parts if part.split("=", 1)[0].strip() in names)
 
 
-def _forward_headers(request: Request) -> list[tuple[str, str]]:
-    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP]
+def _forward_headers(request: Request, rule: Rule) -> list[tuple[str, str]]:
+    """The request's headers less hop-by-hop ones and any that could change who Label Studio
+    thinks is asking (X-Api-Key, cookies other than the session's, client-set X-Forwarded-*);
+    static files go without credentials."""
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP | _DROPPED]
+    cookies = _raw_cookies(request, _COOKIES)
+    public_file = _public_file(rule)
+    if cookies and not public_file:
+        headers.append(("cookie", cookies))
+    if public_file:
+        headers = [(k, v) for k, v in headers if k.lower() != "authorization"]
     client = request.client.host if request.client else ""
     return [*headers, ("x-forwarded-for", client), ("x-forwarded-proto", request.url.scheme)]
 
@@ -229,9 +262,13 @@ async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
         await upstream.aclose()
 
 
-def _streamed(upstream: httpx.Response) -> Response:
+def _streamed(upstream: httpx.Response, *, drop: set[str]) -> Response:
     response = StreamingResponse(_relay(upstream), status_code=upstream.status_code)
-    return _with_headers(response, upstream, drop=set())
+    return _with_headers(response, upstream, drop=drop)
+
+
+def _public_file(rule: Rule) -> bool:
+    return not rule.credentials
 
 
 def _with_headers(response: Response, upstream: httpx.Response, *, drop: set[str]) -> Response:

@@ -65,7 +65,8 @@ _QUOTE = re.compile(r'"([^"\n]{8,})"|“([^”\n]{8,})”|«\s*([^»\n]{8,}?)\s*
 
 
 def _words(text: str) -> str:
-    return re.sub(r"\W+", " ", text.lower()).strip()
+    """Lower-case words joined by single spaces, padded so that `in` matches whole words only."""
+    return " " + " ".join(re.findall(r"\w+", text.lower())) + " "
 
 
 def guideline_quotes(path: Path) -> list[tuple[int, str]]:
@@ -86,6 +87,6 @@ def quoting_line(sentence: str, quotes: list[tuple[int, str]]) -> int | None:
     words = _words(sentence)
     for number, quote in quotes:
         quoted = _words(quote)
-        if quoted and quoted in words and len(quoted) >= 0.5 * len(words):
-            return number
+        if quoted.strip() and ((quoted in words and len(quoted) >= 0.5 * len(words)) or words in quoted):
+            return number  # the quote covers most of the sentence, or contains all of it
     return None

@@ -100,3 +100,18 @@ def test_bare_word_after_studio_is_the_action(capsys: pytest.CaptureFixture[str]
         main(["studio", "sideways", "hydra.run.dir=/tmp/srcrel-test-run", "hydra.output_subdir=null"])
     assert exc.value.code == 1
     assert "Invalid value 'sideways', expected one of [up, down, status]" in capsys.readouterr().err
+
+
+def test_a_bug_inside_a_stage_is_an_internal_error_not_a_settings_error(tmp_path, monkeypatch, capsys) -> None:
+    import training.report
+
+    def broken(cfg):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(training.report, "run_from_config", broken)
+    with pytest.raises(SystemExit) as exited:
+        main(["report", "runs=x/*", f"hydra.run.dir={tmp_path}", "hydra.output_subdir=null"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert "Traceback" in err and "srcrel report: internal error: RuntimeError: boom" in err
+    assert "settings" not in err.splitlines()[-1].split("(")[0]

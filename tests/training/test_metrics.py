@@ -80,6 +80,8 @@ def test_every_bootstrap_resample_equals_scikit_learn_on_the_same_items(predicti
     gold, pred, _, _ = predictions
     gold, pred = gold.copy(), pred.copy()
     pred[:5] = "not-a-label"  # a prediction outside the label set counts as wrong, as in sklearn
+    gold[5:7], pred[5:7] = "other", "other"  # both outside the set and equal: right for accuracy
+    gold[7], pred[7] = "out-a", "out-b"  # both outside the set but different: wrong
     f1s, accs = resample_scores(gold, pred, labels=LABELS, n_boot=60, seed=7)
     for b, idx in enumerate(resample_indices(len(gold), n_boot=60, seed=7)):
         assert f1s[b] == pytest.approx(f1_score(gold[idx], pred[idx], labels=list(LABELS), average="macro",

@@ -90,3 +90,14 @@ def test_cv_fold_scores_are_scikit_learns_macro_f1_of_a_model_fit_on_the_other_f
     by_hand = [fit_and_score(model, train[fold != i], train[fold == i], labels) for i in range(3)]
     assert cv is not None and cv.failed_folds == 0 and cv.failures == ()
     assert list(cv.fold_macro_f1) == pytest.approx(by_hand)
+
+
+def test_a_bug_in_fit_is_raised_not_averaged_away():
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class Broken(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y):
+            raise TypeError("a bug, not thin data")
+
+    with pytest.raises(RuntimeError, match="not about the data: TypeError: a bug"):
+        run_grouped_cv(Broken(), _frame(3), labels=("x", "y"), n_folds=3)

@@ -26,6 +26,7 @@ def test_a_window_of_the_same_article_with_paragraph_marks() -> None:
 
 def test_the_window_sizes_and_the_whole_article() -> None:
     narrow = {r["sentence_id"]: r for r in add_context(_rows(), InterfaceSettings(context_before=1, context_after=0))}
-    assert narrow["a2"]["context_before"] == "A1." and narrow["a2"]["context_after"] == "(end of the article)"
+    assert narrow["a2"]["context_before"] == "A1." and narrow["a2"]["context_after"] == ""  # not the end
+    assert narrow["a3"]["context_after"] == "(end of the article)"
     whole = {r["sentence_id"]: r for r in add_context(_rows(), InterfaceSettings(context=ContextMode.article))}
     assert whole["a1"]["context_before"] == "¶ A0." and whole["a1"]["context_after"] == "¶ A2. A3."

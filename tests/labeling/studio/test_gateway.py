@@ -332,3 +332,72 @@ def test_pull_records_which_answers_went_through_the_gateway(campaign: Campaign,
     direct = pull_and_judge("direct")
     assert direct["blind"] is False and direct["through_gateway"] == direct["annotations"] - 1
     assert "were made directly on Label Studio" in direct["statement"]
+
+
+@pytest.mark.parametrize("raw_path", ["/static/../api/users/", "/static/%2e%2e/api/users/",
+                                      "/static/..%2fapi/users/", "/static//api/users/", "/static/.%2E/api/invite",
+                                      "/react-app/../api/projects/1/export?exportType=JSON"])
+def test_paths_that_normalise_into_another_are_refused(raw_path: str, campaign: Campaign,
+                                                       studio_settings: StudioSettings) -> None:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", studio_settings.public_port, timeout=30)
+    conn.request("GET", raw_path, headers={"Authorization": f"Token {campaign.tokens[A]}"})
+    answer = conn.getresponse()
+    assert answer.status == 403, (raw_path, answer.status)
+    assert b"not part of annotating" in answer.read()
+
+
+def test_bodies_carry_only_what_annotating_needs(campaign: Campaign, studio_settings: StudioSettings,
+                                                 admin_client: Any) -> None:
+    base, pid, other = gateway_url(studio_settings), campaign.project.project_id, campaign.other_project.project_id
+    token = {"Authorization": f"Token {campaign.tokens[A]}"}
+    conn = resolve_connection(studio_settings)
+    admin = {"Authorization": f"Token {conn.api_key}"}
+    tasks = sorted(t for t, _ in api.list_task_refs(admin_client, pid))
+    other_task = min(t for t, _ in api.list_task_refs(admin_client, other))
+    result = [{"from_name": "label", "to_name": "sentence", "type": "choices", "value": {"choices": ["opinion"]}}]
+    # a form body could carry keys the gateway cannot see: refused
+    form = requests.post(f"{base}/api/tasks/{tasks[1]}/annotations/?project={pid}", timeout=30, headers=token,
+                         data={"completed_by": campaign.ids[B], "result": json.dumps(result)})
+    assert form.status_code == 403
+    # X-Api-Key would make Label Studio act as someone else: dropped, the answer is A's
+    made = requests.post(f"{base}/api/tasks/{tasks[1]}/annotations/?project={pid}", timeout=30,
+                         headers={**token, "X-Api-Key": campaign.tokens[B]}, json={"result": result, "lead_time": 1})
+    assert made.status_code == 201
+    mine = made.json()["id"]
+    stored = requests.get(f"{conn.url}/api/annotations/{mine}/", timeout=30, headers=admin).json()
+    assert stored["completed_by"] == campaign.ids[A]
+    # an update cannot move one's answer to another task or project, nor set ground truth
+    moved = requests.patch(f"{base}/api/annotations/{mine}/?project={pid}", timeout=30, headers=token,
+                           json={"task": other_task, "project": other, "ground_truth": True, "result": result})
+    assert moved.status_code == 200
+    stored = requests.get(f"{conn.url}/api/annotations/{mine}/", timeout=30, headers=admin).json()
+    assert stored["task"] == tasks[1] and stored["ground_truth"] is False
+    # filters in the query are an oracle on others' answers: refused
+    query = json.dumps({"filters": {"conjunction": "and", "items": [{
+        "filter": "filter:tasks:annotations_results", "operator": "contains", "type": "String", "value": "sourced"}]}})
+    assert requests.get(f"{base}/api/tasks", params={"project": pid, "query": query}, headers=token,
+                        timeout=30).status_code == 403
+    # a tab in another project, named in the body
+    assert requests.post(f"{base}/api/dm/views?project={pid}", json={"project": other, "data": {}}, headers=token,
+                         timeout=30).status_code == 403
+
+
+def test_an_annotator_keeps_their_own_drafts(campaign: Campaign, studio_settings: StudioSettings,
+                                             admin_client: Any) -> None:
+    base, pid = gateway_url(studio_settings), campaign.project.project_id
+    token = {"Authorization": f"Token {campaign.tokens[A]}"}
+    task = sorted(t for t, _ in api.list_task_refs(admin_client, pid))[2]
+    result = [{"from_name": "label", "to_name": "sentence", "type": "choices", "value": {"choices": ["sourced"]}}]
+    draft = requests.post(f"{base}/api/tasks/{task}/drafts?project={pid}", json={"result": result, "lead_time": 2},
+                          headers=token, timeout=30)
+    assert draft.status_code == 201, draft.text[:200]
+    draft_id = draft.json()["id"]
+    assert requests.patch(f"{base}/api/drafts/{draft_id}?project={pid}", json={"result": result, "lead_time": 3},
+                          headers=token, timeout=30).status_code == 200
+    b_token = {"Authorization": f"Token {campaign.tokens[B]}"}
+    assert requests.patch(f"{base}/api/drafts/{draft_id}?project={pid}", json={"result": []},
+                          headers=b_token, timeout=30).status_code == 403  # not B's draft
+    assert requests.delete(f"{base}/api/drafts/{draft_id}?project={pid}", headers=token,
+                           timeout=30).status_code == 204
