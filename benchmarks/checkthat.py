@@ -5,7 +5,7 @@
 Each model is trained with `srcrel train` (fit on train, validation macro-F1 on dev, then refit on
 train + dev) and scored only with `srcrel evaluate` on the dev_test TSV, exactly as an unseen test
 TSV of the same shape would be. `experiment` is configs/experiment/checkthat_<lang>.yaml: the
-candidate chosen by the pre-declared rule configs/selection/checkthat.yaml (highest mean macro-F1
+candidate chosen by the pre-declared rule configs/rule/checkthat.yaml (highest mean macro-F1
 of stratified 5-fold CV on train + dev; benchmarks/checkthat_select.py), never by dev_test.
 Reference: the official baseline (paraphrase-multilingual-MiniLM-L12-v2 + logistic regression),
 macro-F1 on dev_test: en 0.63, it 0.63, de 0.69, bg 0.75, ar 0.55.

@@ -1,4 +1,4 @@
-"""Apply a selection rule (configs/selection/<rule>.yaml) to each CheckThat language.
+"""Apply a selection rule (configs/rule/<rule>.yaml) to each CheckThat language.
 
     python benchmarks/checkthat_select.py [--langs en,it,de,bg,ar] [--rule checkthat]
 

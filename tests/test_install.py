@@ -4,6 +4,7 @@ env, and run srcrel from a folder outside the checkout, with the configs it ship
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -26,8 +27,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """bin/ of a fresh venv holding srcrel from its wheel (dependencies from the package index)."""
     root = tmp_path_factory.mktemp("install")
     wheels = root / "wheels"
+    # a clean copy: a developer's stale build/ or egg-info must not end up in the wheel
+    source = root / "source"
+    shutil.copytree(REPO_ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".venv-studio", "build", "dist", "*.egg-info", "__pycache__", ".srcrel", "demo-output",
+        "test-artifacts", ".pytest_cache", ".hypothesis", ".ruff_cache"))
     built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                  "-w", str(wheels), str(REPO_ROOT)], cwd=root)
+                  "-w", str(wheels), str(source)], cwd=root)
     assert built.returncode == 0, built.stderr
     wheel = next(wheels.glob("srcrel-*.whl"))
     venv.create(root / "venv", with_pip=True)
