@@ -208,7 +208,8 @@ def _write(out: Path, *, built: BuiltDataset, report: dict[str, Any], card: str,
         from labeling.dataset.plots import plot_confusions, plot_pairwise_kappa
 
         (out / "plots").mkdir()
-        plot_pairwise_kappa(agreement.pairwise_kappa, out / "plots" / "pairwise_kappa.png")
+        if agreement.pairwise_kappa:  # no pair of annotators shares a sentence: nothing to draw
+            plot_pairwise_kappa(agreement.pairwise_kappa, out / "plots" / "pairwise_kappa.png")
         consensus = agg.labels[agg.label_source != "control"].dropna()
         plot_confusions(confusion_against_consensus(parsed.annotations, consensus, labels=labels),
                         labels, out / "plots" / "confusion_vs_consensus.png")

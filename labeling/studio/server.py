@@ -124,17 +124,22 @@ def health(url: str) -> bool:
         return False
 
 
-def running_pid(settings: StudioSettings) -> int | None:
-    """The pid of the server srcrel started in this data dir, if that process still runs."""
-    path = _pid_path(settings)
-    if not path.is_file():
+def _live_pid(pid_file: Path, *markers: str) -> int | None:
+    """The pid recorded in `pid_file` if that process still runs and its command line has every
+    marker (a recycled pid belongs to something else)."""
+    if not pid_file.is_file():
         return None
-    pid = int(json.loads(path.read_text(encoding="utf-8"))["pid"])
+    pid = int(json.loads(pid_file.read_text(encoding="utf-8"))["pid"])
     try:
         cmdline = " ".join(psutil.Process(pid).cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
-    return pid if "label-studio" in cmdline and " start" in cmdline else None
+    return pid if all(marker in cmdline for marker in markers) else None
+
+
+def running_pid(settings: StudioSettings) -> int | None:
+    """The pid of the server srcrel started in this data dir, if that process still runs."""
+    return _live_pid(_pid_path(settings), "label-studio", " start")
 
 
 def _log_tail(settings: StudioSettings, lines: int = 3) -> str:
@@ -213,15 +218,7 @@ def _gateway_pid_path(settings: StudioSettings) -> Path:
 
 def gateway_pid(settings: StudioSettings) -> int | None:
     """The pid of the gateway srcrel started for this data dir, if it still runs."""
-    path = _gateway_pid_path(settings)
-    if not path.is_file():
-        return None
-    pid = int(json.loads(path.read_text(encoding="utf-8"))["pid"])
-    try:
-        cmdline = " ".join(psutil.Process(pid).cmdline())
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return None
-    return pid if "labeling.studio.gateway" in cmdline else None
+    return _live_pid(_gateway_pid_path(settings), "labeling.studio.gateway")
 
 
 def start_gateway(settings: StudioSettings) -> str:

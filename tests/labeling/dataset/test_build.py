@@ -175,3 +175,4 @@ def test_a_one_annotator_campaign_says_agreement_cannot_be_measured(tmp_path: Pa
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["agreement"]["paired_items"] == 0 and report["agreement"]["items"] == 72
     assert NO_AGREEMENT in card and "nan" not in card.lower()
+    assert not (tmp_path / "out" / "plots" / "pairwise_kappa.png").exists()

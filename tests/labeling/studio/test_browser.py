@@ -2,7 +2,6 @@
 submit; the annotation is in the next pull, and hostile sentence text stays literal text."""
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,9 +14,9 @@ from labeling.studio.pull import pull_export
 from labeling.studio.push import push_tasks
 from srcrel.cli import compose_stage_config
 from srcrel_core.settings import to_dataclass
+from tests.browser import launch, log_in
 
 REPO = Path(__file__).resolve().parents[3]
-CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = "The mayor said <img src=x onerror=alert(1)> and <script>alert(1)</script> twice."
 pytestmark = [pytest.mark.browser, pytest.mark.studio, pytest.mark.slow]
 
@@ -28,8 +27,6 @@ def _studio_args(s: StudioSettings) -> list[str]:
 
 def test_annotator_labels_in_the_browser_and_pull_sees_it(
         studio_settings: StudioSettings, tmp_path: Path, ingest_dir: Callable[..., Path]) -> None:
-    if not CHROMIUM.is_file():
-        pytest.fail("Chromium missing: apt-get install -y --no-install-recommends chromium chromium-driver")
     sync_api = pytest.importorskip("playwright.sync_api")
     src = ingest_dir(2, texts={0: HOSTILE})
     cfg = compose_stage_config("push", [f"input={src}", "project.name=browser", f"state_dir={tmp_path}",
@@ -39,23 +36,12 @@ def test_annotator_labels_in_the_browser_and_pull_sees_it(
     login = json.loads(pushed.annotator_files[0].read_text())
     base = f"http://127.0.0.1:{studio_settings.port}"
 
-    home = tmp_path / "chromium-home"
-    home.mkdir()
-    os.environ.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_CACHE_HOME=str(home / ".cache"))
     dialogs: list[str] = []
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True,
-            viewport={"width": 1280, "height": 900},
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = launch(pw, tmp_path)
         page = browser.new_page()
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        page.goto(f"{base}/user/login/")
-        page.fill("input#email", login["email"])
-        page.fill("input#password", login["password"])
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/user/login" not in url, timeout=30_000)
+        log_in(page, base, login["email"], login["password"])
 
         page.goto(f"{base}/projects/{pushed.project_id}/data?labeling=1")
         sentence = page.get_by_text("onerror=alert(1)", exact=False).first

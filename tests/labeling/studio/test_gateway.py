@@ -6,7 +6,6 @@ the administrator, on Label Studio directly, still does everything."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,9 @@ from labeling.studio.connection import Connection, gateway_url, resolve_connecti
 from labeling.studio.push import PushResult, push_tasks
 from srcrel.cli import compose_stage_config
 from srcrel_core.settings import to_dataclass
+from tests.browser import launch, log_in
 
 REPO = Path(__file__).resolve().parents[3]
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [pytest.mark.studio]
 A, B = "gw-ann-a@example.com", "gw-ann-b@example.com"
 
@@ -226,20 +225,11 @@ def test_an_annotation_is_always_the_requesters_own(campaign: Campaign, studio_s
 @pytest.mark.slow
 def test_an_annotator_labels_blind_in_the_browser(campaign: Campaign, studio_settings: StudioSettings,
                                                   tmp_path: Path, admin_client: Any) -> None:
-    if not CHROMIUM.is_file():
-        pytest.fail("Chromium missing: apt-get install -y --no-install-recommends chromium chromium-driver")
     sync_api = pytest.importorskip("playwright.sync_api")
     base, pid = gateway_url(studio_settings), campaign.project.project_id
-    home = tmp_path / "chromium-home"
-    home.mkdir()
-    os.environ.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_CACHE_HOME=str(home / ".cache"))
     seen: list[tuple[str, str, int, str]] = []  # method, url, status, body of every API answer
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True,
-            viewport={"width": 1280, "height": 900},
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = launch(pw, tmp_path)
         page = browser.new_page()
 
         def record(response: Any) -> None:
@@ -251,11 +241,7 @@ def test_an_annotator_labels_blind_in_the_browser(campaign: Campaign, studio_set
                 seen.append((response.request.method, response.url, response.status, text))
 
         page.on("response", record)
-        page.goto(f"{base}/user/login/")
-        page.fill("input#email", campaign.logins[A]["email"])
-        page.fill("input#password", campaign.logins[A]["password"])
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/user/login" not in url, timeout=30_000)
+        log_in(page, base, campaign.logins[A]["email"], campaign.logins[A]["password"])
         page.goto(f"{base}/projects/{pid}/data?labeling=1")
         page.locator(".lsf-modal-ls_visible").get_by_role("button", name="Close modal").click()
 

@@ -6,7 +6,6 @@ unverifiable sentence and of a paragraph boundary are kept in test-artifacts/scr
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,9 @@ from labeling.studio.connection import credentials_path, resolve_connection
 from labeling.studio.push import push_tasks
 from srcrel.cli import compose_stage_config
 from srcrel_core.settings import to_dataclass
+from tests.browser import launch, log_in
 from tests.conftest import EXAMPLES, REPO_ROOT
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "screens"
 pytestmark = [pytest.mark.browser, pytest.mark.studio, pytest.mark.slow]
 
@@ -37,8 +36,6 @@ def _tasks(client: Any, project_id: int) -> list[dict[str, Any]]:
 
 def test_the_screen_shows_context_marks_descriptions_and_keys(studio_settings: StudioSettings,
                                                               tmp_path: Path) -> None:
-    if not CHROMIUM.is_file():
-        pytest.fail("Chromium missing: apt-get install -y --no-install-recommends chromium chromium-driver")
     sync_api = pytest.importorskip("playwright.sync_api")
     ingested = run_ingest(IngestConfig(input=str(EXAMPLES / "articles"), output_dir=str(tmp_path / "in"),
                                        reference=str(EXAMPLES / "reference_labels.jsonl"), progress="never"))
@@ -65,20 +62,11 @@ def test_the_screen_shows_context_marks_descriptions_and_keys(studio_settings: S
     for old in ARTIFACTS.glob("*.png"):
         old.unlink()
     admin = json.loads(credentials_path(studio_settings).read_text())
-    home = tmp_path / "chromium-home"
-    home.mkdir()
-    os.environ.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_CACHE_HOME=str(home / ".cache"))
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        browser = launch(pw, tmp_path)
+        page = browser.new_page()
         base = f"http://127.0.0.1:{studio_settings.port}"
-        page.goto(f"{base}/user/login/")
-        page.fill("input#email", admin["username"])
-        page.fill("input#password", admin["password"])
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/user/login" not in url, timeout=30_000)
+        log_in(page, base, admin["username"], admin["password"])
         for name, task in picks.items():
             page.goto(f"{base}/projects/{pushed.project_id}/data?task={task['id']}")
             page.get_by_text("Label of the highlighted sentence").first.wait_for(timeout=60_000)
