@@ -39,6 +39,7 @@ class Check(StrEnum):
     user = "user"  # any logged-in account
     project = "project"  # the account was added to the project named in the path or ?project=
     task = "task"  # ... to the project of the task in the path
+    first_answer = "first_answer"  # task, and the account has no answer on it yet (updates are PATCH)
     annotation = "annotation"  # the annotation in the path is the account's own, in its project
     draft = "draft"  # the draft in the path is the account's own, in its project
 
@@ -75,11 +76,14 @@ class Rule:
     rewrite: str = ""  # response rewrite: projects | users | task | tasks | ""
     body: Body = Body.none
     credentials: bool = True  # False: a file fetched without cookie or token, which may set no cookie
+    # query keys accepted but not passed on (a tab id would apply someone else's filters)
+    drop_params: tuple[str, ...] = ()
 
 
 def _r(name: str, method: str, path: str, check: Check, params: tuple[str, ...] = (), **kw: Any) -> Rule:
     pinned = kw.get("query", {})
-    return Rule(name, method, re.compile(path), check, params=frozenset((*params, *pinned)), **kw)
+    allowed = frozenset((*params, *pinned, *kw.get("drop_params", ())))
+    return Rule(name, method, re.compile(path), check, params=allowed, **kw)
 
 
 _STATIC = r"^/(static|react-app|label-studio-frontend|dm)/[A-Za-z0-9_][A-Za-z0-9._/+~-]*$"
@@ -98,27 +102,29 @@ RULES: tuple[Rule, ...] = (
     _r("who am I", "GET", r"^/api/current-user/whoami/?$", Check.user),
     _r("my projects", "GET", r"^/api/projects/?$", Check.user, ("page", "page_size", "include", "ids"),
        rewrite="projects"),
-    _r("project (with the guidelines)", "GET", r"^/api/projects/(?P<project>\d+)/?$", Check.project, ("include",)),
+    _r("project (with the guidelines)", "GET", r"^/api/projects/(?P<project>\d+)/?$", Check.project, ("include",),
+       rewrite="project"),
     _r("label stream history", "GET", r"^/api/projects/(?P<project>\d+)/label-stream-history/?$", Check.project,
        ("project",)),
     _r("next task (API)", "GET", r"^/api/projects/(?P<project>\d+)/next/?$", Check.project, rewrite="task"),
     _r("ML backends of the project", "GET", r"^/api/ml/?$", Check.project, ("project",)),
     _r("data manager columns", "GET", r"^/api/dm/columns/?$", Check.project, ("project",)),
-    _r("data manager project", "GET", r"^/api/dm/project/?$", Check.project, ("project", "interaction", "include")),
-    _r("data manager tabs", "GET", r"^/api/dm/views/?$", Check.project, ("project",)),
+    _r("data manager project", "GET", r"^/api/dm/project/?$", Check.project, ("project", "interaction", "include"),
+       rewrite="project"),
+    _r("data manager tabs (one's own)", "GET", r"^/api/dm/views/?$", Check.project, ("project",), rewrite="views"),
     _r("first data manager tab", "POST", r"^/api/dm/views/?$", Check.project, ("project", "tabID"), body=Body.view),
     _r("project members (yourself only)", "GET", r"^/api/users/?$", Check.project, ("project", "page", "page_size"),
        rewrite="users"),
-    _r("label links", "GET", r"^/api/label_links/?$", Check.project, ("project", "expand")),
+    _r("label links", "GET", r"^/api/label_links/?$", Check.project, ("project", "expand"), rewrite="label_links"),
     # the label stream page loads the Data Manager's first page behind the editor: allowed, made
     # blind (sentences only: no answer, no annotator); no filter, query or fields
     _r("task list behind the label stream (blind)", "GET", r"^/api/tasks/?$", Check.project,
-       ("project", "page", "page_size", "view", "interaction", "resolve_uri"), rewrite="tasks"),
+       ("project", "page", "page_size", "interaction", "resolve_uri"), rewrite="tasks", drop_params=("view",)),
     _r("next task (label stream)", "POST", r"^/api/dm/actions/?$", Check.project, ("project", "tabID"),
        query={"id": "next_task"}, rewrite="task", body=Body.empty),
     _r("task in the label stream (back/forward)", "GET", r"^/api/tasks/(?P<task>\d+)/?$", Check.task,
        ("project", "resolve_uri"), query={"interaction": "labelstream"}, rewrite="task"),
-    _r("submit or skip", "POST", r"^/api/tasks/(?P<task>\d+)/annotations/?$", Check.task, ("project",),
+    _r("submit or skip", "POST", r"^/api/tasks/(?P<task>\d+)/annotations/?$", Check.first_answer, ("project",),
        body=Body.annotation),
     _r("save a draft", "POST", r"^/api/tasks/(?P<task>\d+)/drafts/?$", Check.task, ("project",), body=Body.draft),
     _r("update one's answer", "PATCH", r"^/api/annotations/(?P<annotation>\d+)/?$", Check.annotation,
@@ -141,7 +147,7 @@ def match(method: str, path: str, query: Mapping[str, str]) -> Rule | None:
     """The rule that allows this call, or None (refused). Pinned query values must be present and
     equal, and no query key outside the rule's own (`fields`, `query`, filters...) is allowed."""
     for rule in RULES:
-        if rule.method != method or not rule.path.match(path):
+        if rule.method != method or not rule.path.fullmatch(path):
             continue
         if any(query.get(k) != v for k, v in rule.query.items()):
             continue
@@ -226,6 +232,23 @@ def members(access: Mapping[str, list[str]], email: str) -> set[int]:
 
 
 # -- making responses blind -------------------------------------------------------------------
+
+# what an annotator's screen needs of a project; not the counts over every annotator's work, nor
+# the credentials for task data
+PROJECT_KEYS = frozenset({"id", "title", "description", "label_config", "parsed_label_config", "expert_instruction",
+                          "show_instruction", "show_skip_button", "enable_empty_annotation", "show_annotation_history",
+                          "color", "config_has_control_tags", "queue_total", "queue_done", "task_count",
+                          "maximum_annotations", "sampling", "show_collab_predictions", "is_published", "is_draft",
+                          "created_at", "skip_queue", "reveal_preannotations_interactively", "show_ground_truth_first",
+                          "show_overlap_first", "allow_stream", "annotation_limit_count", "annotation_limit_percent",
+                          "pause_on_failed_annotator_evaluation", "custom_task_lock_ttl", "comment_classification_config",
+                          "require_comment_on_skip", "show_comments", "annotator_evaluation_enabled", "pinned_at",
+                          "model_version", "evaluate_predictions_automatically"})
+
+
+def blind_project(project: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in project.items() if k in PROJECT_KEYS}
+
 
 # the keys of a task an annotator receives; anything else (annotator lists, counts of others'
 # answers and skips, comments, last editor, lead times) is dropped

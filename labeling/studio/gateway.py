@@ -78,7 +78,10 @@ class Gateway:
         return access.members(self._access[1], email)
 
     async def identify(self, request: Request) -> dict[str, Any] | None:
-        """{id, email} of the account behind the request's session cookie or token, or None."""
+        """{id, email} of the account behind the request's session cookie or token, or None (also
+        for a request carrying two Authorization headers: which one upstream reads is not ours)."""
+        if len(request.headers.getlist("authorization")) > 1:
+            return None
         key = (_raw_cookies(request, {"sessionid"}), request.headers.get("authorization", ""))
         if not any(key):
             return None
@@ -119,6 +122,12 @@ class Gateway:
             return access.project_of(rule, path, query) in mine
         if rule.check is Check.task:
             return await self.project_of_task(access.path_id(rule, path, "task")) in mine
+        if rule.check is Check.first_answer:  # a second answer to the same task is an update (PATCH)
+            task = access.path_id(rule, path, "task")
+            if await self.project_of_task(task) not in mine:
+                return False
+            answers = await self._admin_json(f"/api/tasks/{task}/annotations/")
+            return isinstance(answers, list) and not any(access.is_owner(a, who["id"]) for a in answers)
         kind = "annotations" if rule.check is Check.annotation else "drafts"
         item = await self._admin_json(f"/api/{kind}/{access.path_id(rule, path, rule.check.value)}/")
         if not item:
@@ -149,9 +158,9 @@ class Gateway:
         body = await self.body_for(rule, request, who)
         if body is None:
             return self.refuse(request, who)
+        params = [(k, v) for k, v in request.query_params.multi_items() if k not in rule.drop_params]
         upstream = await self.client.send(self.client.build_request(
-            request.method, path, params=request.query_params.multi_items(), content=body,
-            headers=_forward_headers(request, rule)), stream=True)
+            request.method, path, params=params, content=body, headers=_forward_headers(request, rule)), stream=True)
         if rule.rewrite and upstream.status_code == 200 and who is not None:
             return await self.rewritten(rule, upstream, who)
         if rule.body is Body.annotation and upstream.status_code in (200, 201) and who is not None:
@@ -200,8 +209,16 @@ class Gateway:
         elif rule.rewrite == "projects":
             mine = self.members(who["email"])
             items = data.get("results", data) if isinstance(data, dict) else data
-            items = [p for p in items if isinstance(p, dict) and p.get("id") in mine]
+            items = [access.blind_project(p) for p in items if isinstance(p, dict) and p.get("id") in mine]
             data = {**data, "results": items, "count": len(items)} if isinstance(data, dict) else items
+        elif rule.rewrite == "project" and isinstance(data, dict):
+            data = access.blind_project(data)
+        elif rule.rewrite == "views" and isinstance(data, list):  # one's own tabs only
+            data = [v for v in data if isinstance(v, dict) and v.get("user") == who["id"]]
+        elif rule.rewrite == "label_links":  # no count of everyone's answers per label
+            items = data.get("results", data) if isinstance(data, dict) else data
+            items = [{k: v for k, v in i.items() if k != "annotations_count"} for i in items if isinstance(i, dict)]
+            data = {**data, "results": items} if isinstance(data, dict) else items
         return _with_headers(Response(json.dumps(data), status_code=200), upstream, drop={"content-encoding"})
 
     async def journaled(self, rule: Rule, upstream: httpx.Response, who: dict[str, Any],

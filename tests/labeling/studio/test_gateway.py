@@ -280,6 +280,13 @@ def test_an_annotator_labels_blind_in_the_browser(campaign: Campaign, studio_set
     assert len(mine) >= 3 and sum(a["was_cancelled"] for a in mine) >= 1
 
 
+def _unanswered_by(admin_client: Any, project_id: int, user_id: int) -> int:
+    """A task of the project the user has not answered yet."""
+    answered = {t["id"] for t in _export(admin_client, project_id) for a in t["annotations"]
+                if (a["completed_by"]["id"] if isinstance(a["completed_by"], dict) else a["completed_by"]) == user_id}
+    return min(t for t, _ in api.list_task_refs(admin_client, project_id) if t not in answered)
+
+
 def _export(admin_client: Any, project_id: int) -> list[dict[str, Any]]:
     from io import BytesIO
 
@@ -340,15 +347,15 @@ def test_bodies_carry_only_what_annotating_needs(campaign: Campaign, studio_sett
     token = {"Authorization": f"Token {campaign.tokens[A]}"}
     conn = resolve_connection(studio_settings)
     admin = {"Authorization": f"Token {conn.api_key}"}
-    tasks = sorted(t for t, _ in api.list_task_refs(admin_client, pid))
+    fresh = _unanswered_by(admin_client, pid, campaign.ids[A])
     other_task = min(t for t, _ in api.list_task_refs(admin_client, other))
     result = [{"from_name": "label", "to_name": "sentence", "type": "choices", "value": {"choices": ["opinion"]}}]
     # a form body could carry keys the gateway cannot see: refused
-    form = requests.post(f"{base}/api/tasks/{tasks[1]}/annotations/?project={pid}", timeout=30, headers=token,
+    form = requests.post(f"{base}/api/tasks/{fresh}/annotations/?project={pid}", timeout=30, headers=token,
                          data={"completed_by": campaign.ids[B], "result": json.dumps(result)})
     assert form.status_code == 403
     # X-Api-Key would make Label Studio act as someone else: dropped, the answer is A's
-    made = requests.post(f"{base}/api/tasks/{tasks[1]}/annotations/?project={pid}", timeout=30,
+    made = requests.post(f"{base}/api/tasks/{fresh}/annotations/?project={pid}", timeout=30,
                          headers={**token, "X-Api-Key": campaign.tokens[B]}, json={"result": result, "lead_time": 1})
     assert made.status_code == 201
     mine = made.json()["id"]
@@ -359,7 +366,7 @@ def test_bodies_carry_only_what_annotating_needs(campaign: Campaign, studio_sett
                            json={"task": other_task, "project": other, "ground_truth": True, "result": result})
     assert moved.status_code == 200
     stored = requests.get(f"{conn.url}/api/annotations/{mine}/", timeout=30, headers=admin).json()
-    assert stored["task"] == tasks[1] and stored["ground_truth"] is False
+    assert stored["task"] == fresh and stored["ground_truth"] is False
     # filters in the query are an oracle on others' answers: refused
     query = json.dumps({"filters": {"conjunction": "and", "items": [{
         "filter": "filter:tasks:annotations_results", "operator": "contains", "type": "String", "value": "sourced"}]}})
@@ -387,3 +394,39 @@ def test_an_annotator_keeps_their_own_drafts(campaign: Campaign, studio_settings
                           headers=b_token, timeout=30).status_code == 403  # not B's draft
     assert requests.delete(f"{base}/api/drafts/{draft_id}?project={pid}", headers=token,
                            timeout=30).status_code == 204
+
+
+def test_project_records_and_tabs_carry_no_one_elses_work(campaign: Campaign, a_session: requests.Session,
+                                                          studio_settings: StudioSettings, admin_client: Any) -> None:
+    base, pid = gateway_url(studio_settings), campaign.project.project_id
+    project = a_session.get(f"{base}/api/projects/{pid}", timeout=30).json()
+    assert project["label_config"] and project["expert_instruction"]
+    for leak in ("total_annotations_number", "skipped_annotations_number", "num_tasks_with_annotations",
+                 "task_data_password", "task_data_login", "created_by", "ground_truth_number"):
+        assert leak not in project, leak
+    listed = a_session.get(f"{base}/api/projects?page=1&page_size=30", timeout=30).json()["results"]
+    assert all("total_annotations_number" not in p for p in listed)
+    # an admin's tab (with a filter on answers) is neither listed nor usable by the annotator
+    conn = resolve_connection(studio_settings)
+    admin_tab = requests.post(f"{conn.url}/api/dm/views/", timeout=30, headers={"Authorization": f"Token {conn.api_key}"},
+                              json={"project": pid, "data": {"title": "answered", "filters": {"conjunction": "and",
+                                    "items": [{"filter": "filter:tasks:total_annotations", "operator": "greater",
+                                               "type": "Number", "value": 0}]}}}).json()
+    tabs = a_session.get(f"{base}/api/dm/views?project={pid}", timeout=30).json()
+    assert admin_tab["id"] not in {t["id"] for t in tabs}
+    with_tab = a_session.get(f"{base}/api/tasks?project={pid}&view={admin_tab['id']}&page=1&page_size=30", timeout=30)
+    assert with_tab.status_code == 200 and with_tab.json()["total"] == len(api.list_task_refs(admin_client, pid))
+
+
+def test_a_second_answer_to_the_same_task_is_refused(campaign: Campaign, studio_settings: StudioSettings,
+                                                     admin_client: Any) -> None:
+    base, pid = gateway_url(studio_settings), campaign.project.project_id
+    token = {"Authorization": f"Token {campaign.tokens[B]}"}
+    task = sorted(t for t, _ in api.list_task_refs(admin_client, pid))[3]
+    result = [{"from_name": "label", "to_name": "sentence", "type": "choices", "value": {"choices": ["opinion"]}}]
+    first = requests.post(f"{base}/api/tasks/{task}/annotations/?project={pid}", json={"result": result},
+                          headers=token, timeout=30)
+    assert first.status_code == 201
+    again = requests.post(f"{base}/api/tasks/{task}/annotations/?project={pid}", json={"result": result},
+                          headers=token, timeout=30)
+    assert again.status_code == 403  # an update is a PATCH of one's own answer
