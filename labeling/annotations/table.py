@@ -15,11 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["TABLE_COLUMNS", "count_labels", "item_agreement", "pairwise_agreement"]
-
-# the columns every stage from export to dataset relies on (export.py adds span, lead time, ...)
-TABLE_COLUMNS = ("task", "worker", "label")
-
+__all__ = ["count_labels", "item_agreement", "pairwise_agreement"]
 
 def count_labels(annotations: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
     """Items x labels count table, rows sorted by task; a label outside `labels` raises ValueError."""

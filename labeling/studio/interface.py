@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from labeling.studio.context import CONTEXT_FIELDS
 from srcrel_core.errors import ConfigError
 from srcrel_core.labelset import LabelSet
 
@@ -16,8 +17,7 @@ __all__ = ["ADJUDICATION_FIELDS", "TASK_FIELDS", "build_adjudication_config", "b
            "check_label_config"]
 
 # the $variables a srcrel task provides (tasks.json of ingest, plus the context push adds)
-TASK_FIELDS = ("sentence", "prev_sentence", "next_sentence", "title", "context_before", "context_after",
-               "paragraph_mark")
+TASK_FIELDS = ("sentence", "prev_sentence", "next_sentence", "title", *CONTEXT_FIELDS)
 # an adjudication task adds the earlier answers, one line of plain text
 ADJUDICATION_FIELDS = (*TASK_FIELDS, "earlier_annotations")
 
