@@ -27,13 +27,16 @@ from labeling.studio.server import read_user_info, run_manage_command
 from srcrel_core.errors import StudioError
 
 __all__ = [
+    "Marker",
     "Project",
     "UncertainImport",
     "User",
     "annotate",
     "connect",
     "count_tasks",
+    "create_marker",
     "create_user",
+    "delete_project",
     "delete_tasks",
     "describe_server",
     "ensure_project",
@@ -42,12 +45,14 @@ __all__ = [
     "find_tasks",
     "get_user_token",
     "import_tasks",
+    "list_markers",
     "list_task_refs",
     "list_users",
     "set_user_password",
     "studio_errors",
 ]
 
+log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise in run logs
 
 
@@ -145,6 +150,12 @@ def ensure_project(client: LabelStudio, name: str, *, label_config: str, instruc
     with studio_errors(_url(client), what):
         if existing is None:
             raw = client.projects.create(title=name, **fields)
+            titled = [m.id for m in list_markers(client, name)]  # re-check: the title must stay unique
+            if len(titled) > 1 and int(raw.id or 0) != titled[0]:
+                log.warning("project %r was created twice at once (ids %s): keeping %d", name, titled, titled[0])
+                client.projects.delete(int(raw.id or 0))
+                client.projects.update(titled[0], **fields)
+                return _project(client, client.projects.get(titled[0]))
             return _project(client, client.projects.get(int(raw.id or 0)))
         if any(existing.settings.get(k) != v for k, v in fields.items()):  # a no-op push writes nothing
             client.projects.update(existing.id, **fields)
@@ -216,16 +227,58 @@ def import_tasks(client: LabelStudio, project_id: int, tasks: list[dict[str, Any
     return list(getattr(response, "task_ids", None) or [])
 
 
-def delete_tasks(client: LabelStudio, task_ids: Sequence[int]) -> list[int]:
-    """Delete the given tasks that carry no annotation (not even a skip); returns those deleted."""
-    deleted: list[int] = []
+_UNTOUCHED = {"conjunction": "and", "items": [  # no annotation, not even a skip
+    {"filter": "filter:tasks:total_annotations", "operator": "equal", "type": "Number", "value": 0},
+    {"filter": "filter:tasks:cancelled_annotations", "operator": "equal", "type": "Number", "value": 0}]}
+
+
+def delete_tasks(client: LabelStudio, project_id: int, task_ids: Sequence[int]) -> list[int]:
+    """Delete those of the given tasks that carry no annotation (not even a skip) with Label
+    Studio's bulk action (one request per 5,000 ids, the filter applied by the server in the same
+    query); returns the ids deleted."""
+    ids = sorted(set(task_ids))
     with studio_errors(_url(client), "deleting duplicate tasks"):
-        for task_id in task_ids:
-            task = client.tasks.get(str(task_id))
-            if not (task.total_annotations or task.cancelled_annotations):
-                client.tasks.delete(str(task_id))
-                deleted.append(task_id)
-    return deleted
+        for start in range(0, len(ids), 5_000):
+            client.actions.create(id="delete_tasks", project=project_id, filters=_UNTOUCHED,  # type: ignore[arg-type]
+                                  selected_items={"all": False, "included": ids[start:start + 5_000]})  # type: ignore[arg-type]
+        left: set[int] = set()
+        for start in range(0, len(ids), 100):
+            items = [{"filter": "filter:tasks:id", "operator": "equal", "type": "Number", "value": t}
+                     for t in ids[start:start + 100]]
+            left |= {t.id for t in _list(client, project_id, items, "or", 10_000)}
+    return [t for t in ids if t not in left]
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A project used only as a lock marker (srcrel's push lock): its id orders the contenders."""
+
+    id: int
+    holder: str
+    created_at: str
+
+
+def create_marker(client: LabelStudio, title: str, holder: str) -> int:
+    with studio_errors(_url(client), f"creating lock marker {title!r}"):
+        raw = client.projects.create(title=title, description=holder, maximum_annotations=1)
+    return int(raw.id or 0)
+
+
+def list_markers(client: LabelStudio, title: str) -> list[Marker]:
+    """The projects titled exactly TITLE, lowest id first."""
+    with studio_errors(_url(client), f"listing lock markers {title!r}"):
+        listed: Any = client.projects.list(title=title, page_size=100)
+        hits = [Marker(p.id, p.description or "", str(p.created_at or "")) for p in listed if p.title == title]
+    return sorted(hits, key=lambda m: m.id)
+
+
+def delete_project(client: LabelStudio, project_id: int) -> None:
+    with studio_errors(_url(client), f"deleting project {project_id}"):
+        try:
+            client.projects.delete(project_id)
+        except ApiError as exc:
+            if exc.status_code != 404:  # already gone is what we wanted
+                raise
 
 
 def export_snapshot(client: LabelStudio, project_id: int, out: BinaryIO, *, only_with_annotations: bool,

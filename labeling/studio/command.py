@@ -14,6 +14,7 @@ from labeling.studio.connection import (
     managed_url,
     resolve_connection,
 )
+from labeling.studio.database import describe_database
 from labeling.studio.server import gateway_pid, health, running_pid, start_server, stop_server
 from srcrel_core.errors import ConfigError
 from srcrel_core.settings import to_dataclass
@@ -29,21 +30,27 @@ class ServerStatus:
     projects: tuple[str, ...] = ()
     pid: int | None = None
     gateway: str = ""  # the annotators' address when srcrel's gateway runs for this server
+    database: str = ""  # what the managed server stores its data in (empty for an external server)
+    instances: tuple[str, ...] = ()  # extra Label Studio processes answering behind the gateway
 
 
 def read_status(settings: StudioSettings) -> ServerStatus:
     """Up or down, at the server the other stages would use. An external server named by
     LABEL_STUDIO_URL without its key is an error, not the managed server reported down."""
     external = settings.url or os.environ.get("LABEL_STUDIO_URL", "")
+    database = "" if external else describe_database(settings).describe()
     if not external and not credentials_path(settings).is_file():
-        return ServerStatus(state="down", url=managed_url(settings))
+        return ServerStatus(state="down", url=managed_url(settings), database=database)
     conn = resolve_connection(settings)
     if not health(conn.url):
-        return ServerStatus(state="down", url=conn.url)
+        return ServerStatus(state="down", url=conn.url, database=database)
     version, projects = api.describe_server(conn)
     gateway = gateway_url(settings) if conn.managed and gateway_pid(settings) else ""
+    instances = tuple(f"http://127.0.0.1:{port}" for port in settings.instance_ports
+                      if conn.managed and health(f"http://127.0.0.1:{port}"))
     return ServerStatus(state="up", url=conn.url, version=version, projects=projects,
-                        pid=running_pid(settings) if conn.managed else None, gateway=gateway)
+                        pid=running_pid(settings) if conn.managed else None, gateway=gateway,
+                        database=database, instances=instances)
 
 
 def run_from_config(cfg: Any) -> None:
@@ -64,8 +71,12 @@ def run_from_config(cfg: Any) -> None:
     else:
         status = read_status(settings)
         print(f"Label Studio is {status.state} at {status.url}")
+        if status.database:
+            print(f"database: {status.database}")
         if status.state == "up":
             print(f"version {status.version}; {len(status.projects)} project(s)"
                   + (": " + ", ".join(status.projects) if status.projects else ""))
+            if status.instances:
+                print(f"{len(status.instances)} more instance(s) on the same database: {', '.join(status.instances)}")
             print(f"annotator gateway up at {status.gateway}" if status.gateway else
                   "annotator gateway: not running (annotators would reach Label Studio unguarded)")

@@ -17,6 +17,7 @@ __all__ = [
     "AdjudicationSource",
     "ContextMode",
     "ControlSettings",
+    "Database",
     "InterfaceSettings",
     "ProjectSettings",
     "PullConfig",
@@ -28,6 +29,14 @@ __all__ = [
     "StudioSettings",
     "register",
 ]
+
+
+class Database(StrEnum):
+    """sqlite: Label Studio's embedded file (the demo, one operator); postgresql: a PostgreSQL
+    server (teams: SQLite serialises every write)."""
+
+    sqlite = "sqlite"
+    postgresql = "postgresql"
 
 
 class StudioAction(StrEnum):
@@ -74,6 +83,17 @@ class StudioSettings:
     gateway: bool = True
     public_host: str = "127.0.0.1"
     public_port: int = 8090
+    # postgresql: srcrel's own cluster in <data_dir>/postgres (Debian's postgresql package) on
+    # 127.0.0.1:database_port, its password generated into the 0600 credentials file; or, when
+    # POSTGRE_HOST is set in the environment, that existing server (Label Studio's own variables:
+    # POSTGRE_HOST, POSTGRE_PORT, POSTGRE_NAME, POSTGRE_USER, POSTGRE_PASSWORD; see docs/scaling.md)
+    database: Database = Database.sqlite
+    database_port: int = 5433
+    # empty: the newest /usr/lib/postgresql/*/bin
+    postgres_bin: str = ""
+    # more Label Studio processes on the same PostgreSQL, one port each; the gateway spreads the
+    # annotators' requests over all of them (docs/scaling.md)
+    instance_ports: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -125,6 +145,11 @@ class PushConfig:
     # seconds per import request before srcrel re-checks the server and retries
     timeout: float = 600.0
     retries: int = 3
+    # one push per project at a time (a lock marker in Label Studio, so it holds across machines):
+    # a second push waits this many seconds for the first, then fails in one line
+    lock_wait: float = 600.0
+    # a marker older than this (seconds), or whose process is gone on this machine, is taken over
+    lock_stale: float = 21_600.0
     # ledger of imported sentence_ids, control answers; one folder per project name
     state_dir: str = ".srcrel/push"
     # auto: a progress bar only on an interactive terminal; always; never

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 from labeling.studio.config import StudioSettings
 from srcrel_core.errors import StudioError
+from srcrel_core.io import write_private_file
 
-__all__ = ["Connection", "credentials_path", "gateway_url", "managed_url", "resolve_connection"]
+__all__ = ["Connection", "credentials_path", "ensure_credentials", "gateway_url", "managed_url",
+           "port_taken", "resolve_connection"]
+
+ADMIN = "admin@srcrel.local"
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,20 @@ class Connection:
 
 def credentials_path(settings: StudioSettings) -> Path:
     return Path(settings.data_dir).resolve() / "credentials.json"
+
+
+def ensure_credentials(settings: StudioSettings) -> dict[str, str]:
+    """The managed server's secrets, generated once into a 0600 file: the admin's password and
+    legacy API token, and the password of srcrel's own PostgreSQL cluster."""
+    path = credentials_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    creds = dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}
+    fresh = {"username": ADMIN, "password": secrets.token_urlsafe(24), "token": secrets.token_hex(20),
+             "database_password": secrets.token_urlsafe(24)}
+    if not fresh.keys() <= creds.keys():
+        creds = fresh | creds
+        write_private_file(path, json.dumps(creds, indent=2) + "\n")
+    return creds
 
 
 def managed_url(settings: StudioSettings) -> str:
@@ -53,3 +73,16 @@ def resolve_connection(settings: StudioSettings) -> Connection:
                           "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY for a server you run yourself")
     creds = json.loads(path.read_text(encoding="utf-8"))
     return Connection(url=managed_url(settings), api_key=creds["token"], managed=True)
+
+
+def port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            return True
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Django does: TIME_WAIT is free
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False

@@ -9,7 +9,7 @@ requester's identity, which the gateway asks Label Studio for (`whoami`, cached 
 Starlette, uvicorn and httpx are maintained, small, and made for exactly this.
 
 Run by `srcrel studio up` as `python -m labeling.studio.gateway --data-dir D --upstream URL
---host H --port P`; it reads the admin token from D/credentials.json (0600) for its ownership
+[--upstream URL2 ...] --host H --port P`; it reads the admin token from D/credentials.json (0600) for its ownership
 look-ups and never logs cookies or tokens.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.cookiejar
+import itertools
 import json
 import logging
 import time
@@ -57,18 +58,23 @@ log = logging.getLogger("srcrel.gateway")
 
 
 class Gateway:
-    def __init__(self, upstream: str, data_dir: Path, admin_token: str) -> None:
-        self.upstream = upstream.rstrip("/")
+    def __init__(self, upstreams: list[str], data_dir: Path, admin_token: str) -> None:
         self.data_dir = data_dir
         self.admin = {"Authorization": f"Token {admin_token}"}
-        # a client shared by every requester must never keep a cookie: each request carries its own
-        self.client = httpx.AsyncClient(base_url=self.upstream, timeout=120.0, follow_redirects=False,
-                                        cookies=_NoCookies())
+        # a client shared by every requester must never keep a cookie: each request carries its own;
+        # several Label Studio instances on one database take the requests in turn
+        self.clients = [httpx.AsyncClient(base_url=url.rstrip("/"), timeout=120.0, follow_redirects=False,
+                                          cookies=_NoCookies()) for url in upstreams]
+        self._turn = itertools.cycle(self.clients)
         self.identities: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
         self.task_projects: dict[int, int] = {}
         self.journal = access.journal_path(data_dir)
         self.journal.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._access: tuple[float, dict[str, list[str]]] = (-1.0, {})
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        return next(self._turn)
 
     def members(self, email: str) -> set[int]:
         path = access.access_path(self.data_dir)
@@ -159,7 +165,8 @@ class Gateway:
         if body is None:
             return self.refuse(request, who)
         params = [(k, v) for k, v in request.query_params.multi_items() if k not in rule.drop_params]
-        upstream = await self.client.send(self.client.build_request(
+        client = self.client
+        upstream = await client.send(client.build_request(
             request.method, path, params=params, content=body, headers=_forward_headers(request, rule)), stream=True)
         if rule.rewrite and upstream.status_code == 200 and who is not None:
             return await self.rewritten(rule, upstream, who)
@@ -297,15 +304,16 @@ def _with_headers(response: Response, upstream: httpx.Response, *, drop: set[str
     return response
 
 
-def build_app(upstream: str, data_dir: Path) -> Starlette:
+def build_app(upstreams: list[str], data_dir: Path) -> Starlette:
     creds = json.loads((data_dir / "credentials.json").read_text(encoding="utf-8"))
-    gateway = Gateway(upstream, data_dir, creds["token"])
+    gateway = Gateway(upstreams, data_dir, creds["token"])
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        await gateway.client.aclose()
+        for client in gateway.clients:
+            await client.aclose()
 
     return Starlette(routes=[Route("/{path:path}", gateway.handle, methods=methods)], lifespan=lifespan)
 
@@ -315,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description="srcrel's annotator gateway in front of Label Studio")
     parser.add_argument("--data-dir", required=True)
-    parser.add_argument("--upstream", required=True)
+    parser.add_argument("--upstream", required=True, action="append", help="repeat for several instances")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)

@@ -104,7 +104,7 @@ def reconcile(client: Any, ledger: Ledger) -> int:
     ledger.append([(t, s) for s, t in fresh.items()])
     if not dupes:
         return 0
-    deleted = api.delete_tasks(client, dupes)
+    deleted = api.delete_tasks(client, ledger.project_id, dupes)
     log.warning("project %d held %d duplicate task(s): deleted %d unannotated ones",
                 ledger.project_id, len(dupes), len(deleted))
     return len(deleted)

@@ -22,6 +22,7 @@ from labeling.studio.context import add_context
 from labeling.studio.guidelines import guideline_quotes, quoting_line, read_guidelines
 from labeling.studio.interface import TASK_FIELDS, build_label_config
 from labeling.studio.ledger import import_missing, open_ledger, reconcile, state_dir_for
+from labeling.studio.lock import project_lock
 from srcrel_core.errors import ConfigError, InputError
 from srcrel_core.io import atomic_write, read_label_records, write_private_file
 from srcrel_core.labelset import LabelSet, load_label_set
@@ -141,31 +142,32 @@ def push_tasks(config: PushConfig) -> PushResult:
 
     conn = resolve_connection(config.studio)
     client = api.connect(conn)
-    existed = api.find_project(client, config.project.name) is not None
-    project = api.ensure_project(
-        client, config.project.name, label_config=label_config, instructions=instructions,
-        description=f"srcrel label_set={label_set.name} guidelines_version={version}",
-        maximum_annotations=config.project.maximum_annotations,
-        show_skip_button=config.project.show_skip_button)
-    annotator_files = _create_annotators(client, list(config.annotators), config.studio, conn.managed)
-    if conn.managed and config.annotators:  # the gateway lets these accounts label this project
-        access.grant(config.studio.data_dir, project.id, list(config.annotators))
+    with project_lock(client, config.project.name, wait=config.lock_wait, stale_after=config.lock_stale):
+        existed = api.find_project(client, config.project.name) is not None
+        project = api.ensure_project(
+            client, config.project.name, label_config=label_config, instructions=instructions,
+            description=f"srcrel label_set={label_set.name} guidelines_version={version}",
+            maximum_annotations=config.project.maximum_annotations,
+            show_skip_button=config.project.show_skip_button)
+        annotator_files = _create_annotators(client, list(config.annotators), config.studio, conn.managed)
+        if conn.managed and config.annotators:  # the gateway lets these accounts label this project
+            access.grant(config.studio.data_dir, project.id, list(config.annotators))
 
-    controls_path = None
-    if controls:
-        state.mkdir(parents=True, exist_ok=True)
-        controls_path = state / "controls.jsonl"
-        atomic_write(controls_path, "".join(json.dumps(c) + "\n" for c in controls))
+        controls_path = None
+        if controls:
+            state.mkdir(parents=True, exist_ok=True)
+            controls_path = state / "controls.jsonl"
+            atomic_write(controls_path, "".join(json.dumps(c) + "\n" for c in controls))
 
-    ledger = open_ledger(state / "ledger.tsv", url=conn.url, project_id=project.id)
-    removed = reconcile(client, ledger)
-    payloads = {r["sentence_id"]: {"data": {**r, "guidelines_version": version, "srcrel_batch": batch}}
-                for r in add_context(rows, config.interface)}
-    missing = sum(1 for sid in payloads if sid not in ledger.tasks)
-    with progress_bar("importing chunks", total=-(-missing // config.chunk_size), mode=config.progress) as advance:
-        imported = import_missing(client, ledger, payloads, chunk_size=config.chunk_size,
-                                  timeout=config.timeout, retries=config.retries, advance=advance)
-    removed += reconcile(client, ledger)  # a late commit of a timed-out chunk shows up here
+        ledger = open_ledger(state / "ledger.tsv", url=conn.url, project_id=project.id)
+        removed = reconcile(client, ledger)
+        payloads = {r["sentence_id"]: {"data": {**r, "guidelines_version": version, "srcrel_batch": batch}}
+                    for r in add_context(rows, config.interface)}
+        missing = sum(1 for sid in payloads if sid not in ledger.tasks)
+        with progress_bar("importing chunks", total=-(-missing // config.chunk_size), mode=config.progress) as advance:
+            imported = import_missing(client, ledger, payloads, chunk_size=config.chunk_size,
+                                      timeout=config.timeout, retries=config.retries, advance=advance)
+        removed += reconcile(client, ledger)  # a late commit of a timed-out chunk shows up here
     return PushResult(project_id=project.id, project_created=not existed, url=conn.url, total=len(rows),
                       imported=imported, duplicates_removed=removed, guidelines_version=version,
                       controls_path=controls_path, annotator_files=annotator_files)

@@ -9,10 +9,8 @@ from __future__ import annotations
 import ast
 import json
 import os
-import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,11 +20,17 @@ from typing import Any
 import psutil
 import requests
 
-from labeling.studio.config import StudioSettings
-from labeling.studio.connection import credentials_path, gateway_url, managed_url
+from labeling.studio.config import Database, StudioSettings
+from labeling.studio.connection import (
+    credentials_path,
+    ensure_credentials,
+    gateway_url,
+    managed_url,
+    port_taken,
+)
+from labeling.studio.database import database_env, describe_database, start_database, stop_database
 from labeling.studio.gateway import HEALTH_PATH
 from srcrel_core.errors import ConfigError, StudioError
-from srcrel_core.io import write_private_file
 
 __all__ = [
     "gateway_pid",
@@ -42,11 +46,13 @@ __all__ = [
 
 # a source checkout keeps Label Studio in its own virtual env (`make` creates it)
 _CHECKOUT_STUDIO = Path(__file__).resolve().parents[2] / ".venv-studio" / "bin" / "label-studio"
-_ADMIN = "admin@srcrel.local"
 
 
-def _pid_path(settings: StudioSettings) -> Path:  # {"pid", "port"} of the server srcrel started
-    return Path(settings.data_dir).resolve() / "server.json"
+def _pid_path(settings: StudioSettings, port: int | None = None) -> Path:
+    """{"pid", "port"} of a server srcrel started: server.json for the main instance (studio.port),
+    server-<port>.json for each extra one (studio.instance_ports)."""
+    name = "server.json" if port in (None, settings.port) else f"server-{port}.json"
+    return Path(settings.data_dir).resolve() / name
 
 
 def _executable(settings: StudioSettings) -> Path:
@@ -61,17 +67,6 @@ def _executable(settings: StudioSettings) -> Path:
                           "`pip install label-studio` in an env of its own and set "
                           "studio.executable=/path/to/bin/label-studio")
     return exe
-
-
-def _ensure_credentials(settings: StudioSettings) -> dict[str, str]:
-    """Generate the admin password and legacy API token once, in a 0600 file."""
-    path = credentials_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.is_file():
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    creds = {"username": _ADMIN, "password": secrets.token_urlsafe(24), "token": secrets.token_hex(20)}
-    write_private_file(path, json.dumps(creds, indent=2) + "\n")
-    return creds
 
 
 def server_env(settings: StudioSettings, creds: dict[str, str] | None = None) -> dict[str, str]:
@@ -95,24 +90,11 @@ def server_env(settings: StudioSettings, creds: dict[str, str] | None = None) ->
         # no HOST: the pages use relative URLs, so they work on the direct address (administrators)
         # and behind the gateway (annotators) alike
         "LABEL_STUDIO_HOST": "",
-    }
+    } | database_env(settings)
     if creds:
         env |= {"LABEL_STUDIO_USERNAME": creds["username"], "LABEL_STUDIO_PASSWORD": creds["password"],
                 "LABEL_STUDIO_USER_TOKEN": creds["token"]}
     return env
-
-
-def _port_taken(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        if sock.connect_ex(("127.0.0.1", port)) == 0:
-            return True
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Django does: TIME_WAIT is free
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
 
 
 def health(url: str) -> bool:
@@ -137,9 +119,10 @@ def _live_pid(pid_file: Path, *markers: str) -> int | None:
     return pid if all(marker in cmdline for marker in markers) else None
 
 
-def running_pid(settings: StudioSettings) -> int | None:
-    """The pid of the server srcrel started in this data dir, if that process still runs."""
-    return _live_pid(_pid_path(settings), "label-studio", " start")
+def running_pid(settings: StudioSettings, port: int | None = None) -> int | None:
+    """The pid of the server srcrel started in this data dir (on `port`: an extra instance), if
+    that process still runs."""
+    return _live_pid(_pid_path(settings, port), "label-studio", " start")
 
 
 def _log_tail(settings: StudioSettings, lines: int = 3) -> str:
@@ -154,10 +137,13 @@ def _bootstrap(settings: StudioSettings, exe: Path) -> None:
     """Create the admin account, its token and the organization once, with `label-studio init`
     (migrations included), so the long-running server is started without any secret in its
     environment. A marker file records that it was done for this data dir."""
-    marker = Path(settings.data_dir).resolve() / ".bootstrapped"
+    info = describe_database(settings)  # each database gets its own admin account
+    suffix = "" if settings.database == Database.sqlite else "-" + "".join(
+        c if c.isalnum() else "_" for c in info.where.split(" ")[0])
+    marker = Path(settings.data_dir).resolve() / f".bootstrapped{suffix}"
     if marker.is_file():
         return
-    creds = _ensure_credentials(settings)
+    creds = ensure_credentials(settings)
     log = Path(settings.data_dir).resolve() / "server.log"
     with log.open("ab") as out:
         done = subprocess.run([str(exe), "init", "--quiet", "--enable-legacy-api-token"],
@@ -191,22 +177,34 @@ def _wait_healthy(proc: subprocess.Popen[bytes], url: str, *, what: str, timeout
                       f"see {log}")
 
 
+def _start_instance(settings: StudioSettings, exe: Path, port: int) -> None:
+    url = f"http://127.0.0.1:{port}"
+    if running_pid(settings, port) and health(url):
+        return
+    if port_taken(port):
+        raise StudioError(f"port {port} is taken by another process: stop it or choose another with "
+                          f"{'studio.port' if port == settings.port else 'studio.instance_ports'}")
+    name = "server.log" if port == settings.port else f"server-{port}.log"
+    log = Path(settings.data_dir).resolve() / name
+    proc = _spawn([str(exe), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port)],
+                  env=server_env(settings), log=log, cwd=settings.data_dir)
+    _pid_path(settings, port).write_text(json.dumps({"pid": proc.pid, "port": port}), encoding="utf-8")
+    _wait_healthy(proc, url, what=f"Label Studio on port {port}", timeout=settings.start_timeout, log=log,
+                  pid_file=_pid_path(settings, port), tail=_log_tail(settings))
+
+
 def start_server(settings: StudioSettings) -> Path:
-    """Start the managed server (and the annotator gateway in front of it, unless
-    studio.gateway=false); return once both answer. Returns the credentials path."""
-    url = managed_url(settings)
-    if not (running_pid(settings) and health(url)):
-        exe = _executable(settings)
-        if _port_taken(settings.port):
-            raise StudioError(f"port {settings.port} is taken by another process: stop it or choose another "
-                              f"with studio.port=N")
-        _bootstrap(settings, exe)
-        log = Path(settings.data_dir).resolve() / "server.log"
-        proc = _spawn([str(exe), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port",
-                       str(settings.port)], env=server_env(settings), log=log, cwd=settings.data_dir)
-        _pid_path(settings).write_text(json.dumps({"pid": proc.pid, "port": settings.port}), encoding="utf-8")
-        _wait_healthy(proc, url, what="Label Studio", timeout=settings.start_timeout, log=log,
-                      pid_file=_pid_path(settings), tail=_log_tail(settings))
+    """Start the database (srcrel's own PostgreSQL, if chosen), the managed server and its extra
+    instances, and the annotator gateway in front of them (unless studio.gateway=false); return once
+    all answer. Returns the credentials path."""
+    if settings.instance_ports and settings.database != Database.postgresql:
+        raise ConfigError("studio.instance_ports needs studio.database=postgresql: several Label Studio "
+                          "processes cannot share one SQLite file safely")
+    exe = _executable(settings)
+    start_database(settings)
+    _bootstrap(settings, exe)
+    for port in [settings.port, *settings.instance_ports]:
+        _start_instance(settings, exe, port)
     if settings.gateway:
         start_gateway(settings)
     return credentials_path(settings)
@@ -227,14 +225,16 @@ def start_gateway(settings: StudioSettings) -> str:
     probe = f"{url.replace('0.0.0.0', '127.0.0.1')}{HEALTH_PATH}"
     if gateway_pid(settings) and health(probe):
         return url
-    if _port_taken(settings.public_port):
+    if port_taken(settings.public_port):
         raise StudioError(f"port {settings.public_port} (the annotator gateway) is taken by another process: "
                           "stop it or choose another with studio.public_port=N")
     data_dir = Path(settings.data_dir).resolve()
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(data_dir / "home")}
     log = data_dir / "gateway.log"
-    proc = _spawn([sys.executable, "-m", "labeling.studio.gateway", "--data-dir", str(data_dir), "--upstream",
-                   managed_url(settings), "--host", settings.public_host, "--port", str(settings.public_port)],
+    upstreams = [arg for port in [settings.port, *settings.instance_ports]
+                 for arg in ("--upstream", f"http://127.0.0.1:{port}")]
+    proc = _spawn([sys.executable, "-m", "labeling.studio.gateway", "--data-dir", str(data_dir), *upstreams,
+                   "--host", settings.public_host, "--port", str(settings.public_port)],
                   env=env, log=log, cwd=str(data_dir))
     _gateway_pid_path(settings).write_text(json.dumps({"pid": proc.pid, "port": settings.public_port}),
                                            encoding="utf-8")
@@ -254,19 +254,27 @@ def _terminate(pid: int, timeout: float = 15.0) -> None:
 
 
 def stop_server(settings: StudioSettings) -> bool:
-    """SIGTERM the gateway and the managed server; False if the server was not running."""
+    """SIGTERM the gateway, the extra instances and the managed server, then stop srcrel's own
+    PostgreSQL; False if the server was not running."""
     gateway = gateway_pid(settings)
     _gateway_pid_path(settings).unlink(missing_ok=True)
     if gateway is not None:
         _terminate(gateway)
+    for pid_file in Path(settings.data_dir).resolve().glob("server-*.json"):  # every extra instance
+        extra = _live_pid(pid_file, "label-studio", " start")
+        pid_file.unlink(missing_ok=True)
+        if extra is not None:
+            _terminate(extra)
     pid = running_pid(settings)
     _pid_path(settings).unlink(missing_ok=True)
     if pid is None:
         if health(managed_url(settings)):
             raise StudioError(f"a Label Studio that srcrel did not start answers on port {settings.port}: "
                               "stop it where it was started")
+        stop_database(settings)
         return False
     _terminate(pid)
+    stop_database(settings)
     return True
 
 

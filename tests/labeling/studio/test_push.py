@@ -1,6 +1,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from labeling.studio.config import PushConfig, StudioSettings
 from labeling.studio.connection import resolve_connection
 from labeling.studio.guidelines import read_guidelines
 from labeling.studio.ledger import state_dir_for
+from labeling.studio.lock import LOCK_PREFIX
 from labeling.studio.push import push_tasks
 from srcrel.cli import compose_stage_config
 from srcrel_core.errors import ConfigError, InputError, StudioError
@@ -255,3 +257,65 @@ def test_real_ingest_output_with_its_reference_labels_as_controls(
     controls = [json.loads(line) for line in result.controls_path.read_text().splitlines()]
     assert len(controls) == round(0.1 * n_tasks)
     assert {c["label"] for c in controls} <= {"sourced", "opinion", "unverifiable"}
+
+
+def _markers(settings: StudioSettings, name: str) -> list[api.Marker]:
+    return api.list_markers(_client(settings), f"{LOCK_PREFIX}{name}")
+
+
+def test_two_pushes_at_once_make_one_project_with_each_sentence_once(
+        studio_settings: StudioSettings, tmp_path: Path, ingest_dir: Callable[..., Path]) -> None:
+    """Two operators (separate state dirs, as on two machines) push the same input at the same
+    moment to a project that does not exist yet."""
+    src = ingest_dir(1500)
+    procs = [subprocess.Popen([sys.executable, "-m", "srcrel.cli", "push",
+                               *_args(studio_settings, src, "racing", tmp_path / f"op{i}", "chunk_size=300")],
+                              cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outs = [proc.communicate(timeout=600) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outs
+    imported = sorted(int(out.split(": ")[1].split(" task")[0]) for out, _ in outs)
+    assert imported == [0, 1500], outs  # the second waited for the first, then found nothing to do
+    client = _client(studio_settings)
+    project = api.find_project(client, "racing")  # raises if two projects have the title
+    assert project is not None
+    counts = _sentence_counts(studio_settings, project.id)
+    assert len(counts) == 1500 and set(counts.values()) == {1}
+    assert _markers(studio_settings, "racing") == []
+
+
+def test_a_held_lock_makes_a_second_push_fail_in_one_line_and_a_dead_one_is_taken_over(
+        studio_settings: StudioSettings, tmp_path: Path, ingest_dir: Callable[..., Path]) -> None:
+    src = ingest_dir(10)
+    client = _client(studio_settings)
+    title = f"{LOCK_PREFIX}held"
+    live = api.create_marker(client, title, f"host=elsewhere pid={os.getpid()} since=2099-01-01T00:00:00+00:00")
+    with pytest.raises(StudioError, match="another push to project 'held' is running .*host=elsewhere") as err:
+        _push(studio_settings, src, "held", tmp_path, "lock_wait=1")
+    assert "\n" not in str(err.value) and "push.lock_wait" in str(err.value)
+    assert [m.id for m in _markers(studio_settings, "held")] == [live]  # the loser removed its own marker
+    assert api.find_project(client, "held") is None  # and did nothing else
+    api.delete_project(client, live)
+    gone = subprocess.Popen(["true"])  # a pid that no longer runs: its push died
+    gone.wait()
+    api.create_marker(client, title, f"host={socket.gethostname()} pid={gone.pid} since=2099-01-01T00:00:00+00:00")
+    assert _push(studio_settings, src, "held", tmp_path, "lock_wait=0").imported == 10
+    assert _markers(studio_settings, "held") == []
+
+
+def test_duplicates_are_deleted_in_bulk_keeping_annotated_ones(studio_settings: StudioSettings,
+                                                                tmp_path: Path,
+                                                                ingest_dir: Callable[..., Path]) -> None:
+    result = _push(studio_settings, ingest_dir(5), "bulk-heal", tmp_path)
+    client = _client(studio_settings)
+    again = [{"data": client.tasks.get(str(task_id)).data}
+             for task_id, _ in api.list_task_refs(client, result.project_id)]
+    extra = api.import_tasks(client, result.project_id, again, timeout=60)  # every sentence twice
+    api.annotate(client, extra[0], from_name="label", to_name="sentence", choice="opinion", lead_time=1.0)
+    requests: list[str] = []
+    client._client_wrapper.httpx_client.httpx_client.event_hooks["request"].append(
+        lambda request: requests.append(f"{request.method} {request.url.path}"))
+    deleted = api.delete_tasks(client, result.project_id, extra)
+    assert deleted == extra[1:]  # the answered duplicate stays: its answer is somebody's work
+    assert requests.count("POST /api/dm/actions/") == 1 and not any(r.startswith("DELETE") for r in requests)
+    assert _sentence_counts(studio_settings, result.project_id)["s000000"] == 2
