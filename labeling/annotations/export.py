@@ -37,12 +37,15 @@ __all__ = [
 ]
 
 DropReason = Literal["cancelled", "ground_truth", "empty_result", "multiple_labels",
-                     "unknown_label", "superseded"]
+                     "unknown_label", "superseded", "over_overlap"]
+# over_overlap: only with `build overlap_answers=first` (labeling/annotations/overlap.py)
 DROP_REASONS: tuple[DropReason, ...] = ("cancelled", "ground_truth", "empty_result",
-                                        "multiple_labels", "unknown_label", "superseded")
+                                        "multiple_labels", "unknown_label", "superseded", "over_overlap")
+# srcrel_overlap: the annotators push asked for (project.maximum_annotations, or 1 outside the
+# overlap sample); guidelines_version stays last (see parse_export)
 _TASK_FIELDS = {"article_id": "article_id", "sentence": "text", "prev_sentence": "prev_text",
                 "next_sentence": "next_text", "lang": "lang", "title": "title",
-                "guidelines_version": "guidelines_version"}
+                "srcrel_overlap": "overlap", "guidelines_version": "guidelines_version"}
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from labeling.annotations.decisions import (
 )
 from labeling.annotations.export import ParsedExport, parse_export, read_controls
 from labeling.annotations.label_issues import LabelIssues, find_likely_label_errors
+from labeling.annotations.overlap import OverlapReport, apply_overlap
 from labeling.annotations.table import count_labels, item_agreement
 from labeling.dataset.card import render_card
 from labeling.dataset.config import BuildConfig
@@ -123,7 +124,7 @@ def _items(parsed: ParsedExport, agg: Aggregation, agreement: pd.Series,
 
 def _report(config: BuildConfig, labels: tuple[str, ...], parsed: ParsedExport,
             agreement: AgreementReport, agg: Aggregation, stats: pd.DataFrame, queue: pd.DataFrame,
-            built: BuiltDataset, issues: LabelIssues) -> dict[str, Any]:
+            built: BuiltDataset, issues: LabelIssues, overlap: OverlapReport) -> dict[str, Any]:
     rec = parsed.reconciliation
     splits = {}
     for name in SPLITS:
@@ -141,9 +142,11 @@ def _report(config: BuildConfig, labels: tuple[str, ...], parsed: ParsedExport,
         "labels": list(labels),
         "settings": {"seed": config.seed, "aggregation": asdict(config.aggregation),
                      "agreement": asdict(config.agreement),
-                     "label_issues": asdict(config.label_issues), "splits": asdict(config.splits)},
+                     "label_issues": asdict(config.label_issues), "splits": asdict(config.splits),
+                     "overlap_answers": str(config.overlap_answers)},
         "export": {"file": parsed.path.name, "sha256": parsed.sha256, "tasks": parsed.n_tasks,
                    "reconciliation": {**asdict(rec), "balanced": rec.balanced}},
+        "overlap": {**asdict(overlap), "statement": overlap.statement},
         "blind": blind_status(parsed.annotations["annotation_id"], read_gateway_record(parsed.path)),
         "agreement": {
             "items": agreement.n_items, "paired_items": int((counts >= 2).sum()),
@@ -226,6 +229,7 @@ def run_build(config: BuildConfig) -> BuildResult:
     parsed = parse_export(config.export, label_names=labels, controls=controls,
                           from_name=config.from_name)
     clock.lap("parse_export")
+    parsed, overlap = apply_overlap(parsed, config.overlap_answers)
     table = parsed.annotations
     if table.empty:
         raise ExportError(f"{parsed.path}: none of its {parsed.reconciliation.exported} annotations "
@@ -260,7 +264,7 @@ def run_build(config: BuildConfig) -> BuildResult:
                                        max_iter=config.label_issues.max_iter, seed=config.seed)
               if config.label_issues.enabled else LabelIssues(pd.DataFrame(), 0, "disabled"))
     clock.lap("label_issues")
-    report = _report(config, labels, parsed, agreement, agg, stats, queue, built, issues)
+    report = _report(config, labels, parsed, agreement, agg, stats, queue, built, issues, overlap)
     card = render_card(report, license=config.card.license, pretty_name=config.card.pretty_name,
                        simulated_annotators=config.card.simulated_annotators)
     provenance = {"dataset_fingerprint": built.fingerprint, "export_sha256": parsed.sha256,

@@ -108,6 +108,7 @@ def _aggregation(report: dict[str, Any]) -> list[str]:
     return ["## Annotation and aggregation", "",
             f"- Annotators: {report['agreement']['annotators']}",
             f"- Aggregation: {method}",
+            *([f"- Overlap: {report['overlap']['statement']}"] if "overlap" in report else []),
             f"- Label sources: {sources}",
             f"- Guidelines version(s): {versions or 'unknown'}",
             f"- Export sha256: `{report['export']['sha256']}`",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from omegaconf import MISSING
 
 from labeling.annotations.config import AggregationConfig, AgreementConfig, LabelIssuesConfig
+from labeling.annotations.overlap import OverlapAnswers
 from srcrel_core.settings import register_schemas
 
 __all__ = ["BuildConfig", "CardConfig", "SplitConfig", "register"]
@@ -42,6 +43,9 @@ class BuildConfig:
     # the <from_name> of the <Choices> tag in the labeling config
     from_name: str = "label"
     seed: int = 0
+    # answers past a sentence's configured overlap (counted in report.json and the card either way):
+    # all: aggregate every answer; first: keep the first k by time, drop the rest (reason over_overlap)
+    overlap_answers: OverlapAnswers = OverlapAnswers.all
     aggregation: AggregationConfig = field(default_factory=AggregationConfig)
     agreement: AgreementConfig = field(default_factory=AgreementConfig)
     label_issues: LabelIssuesConfig = field(default_factory=LabelIssuesConfig)

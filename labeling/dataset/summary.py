@@ -29,6 +29,8 @@ def print_agreement_summary(report: dict[str, Any], *, title: str) -> None:
         console.print(NO_AGREEMENT)
     else:
         _print_agreement_table(agreement, title=title)
+    if report.get("overlap", {}).get("items_over"):
+        console.print(report["overlap"]["statement"])
     _print_annotators(report)
 
 

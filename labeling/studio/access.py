@@ -76,6 +76,9 @@ class Rule:
     rewrite: str = ""  # response rewrite: projects | users | task | tasks | ""
     body: Body = Body.none
     credentials: bool = True  # False: a file fetched without cookie or token, which may set no cookie
+    # a label-stream call that hands out a task: on SQLite Label Studio's check-then-lock is not
+    # atomic (no transaction), so the gateway sends these one at a time (see docs/scaling.md)
+    hands_out: bool = False
     # query keys accepted but not passed on (a tab id would apply someone else's filters)
     drop_params: tuple[str, ...] = ()
 
@@ -106,7 +109,8 @@ RULES: tuple[Rule, ...] = (
        rewrite="project"),
     _r("label stream history", "GET", r"^/api/projects/(?P<project>\d+)/label-stream-history/?$", Check.project,
        ("project",)),
-    _r("next task (API)", "GET", r"^/api/projects/(?P<project>\d+)/next/?$", Check.project, rewrite="task"),
+    _r("next task (API)", "GET", r"^/api/projects/(?P<project>\d+)/next/?$", Check.project, rewrite="task",
+       hands_out=True),
     _r("ML backends of the project", "GET", r"^/api/ml/?$", Check.project, ("project",)),
     _r("data manager columns", "GET", r"^/api/dm/columns/?$", Check.project, ("project",)),
     _r("data manager project", "GET", r"^/api/dm/project/?$", Check.project, ("project", "interaction", "include"),
@@ -121,7 +125,7 @@ RULES: tuple[Rule, ...] = (
     _r("task list behind the label stream (blind)", "GET", r"^/api/tasks/?$", Check.project,
        ("project", "page", "page_size", "interaction", "resolve_uri"), rewrite="tasks", drop_params=("view",)),
     _r("next task (label stream)", "POST", r"^/api/dm/actions/?$", Check.project, ("project", "tabID"),
-       query={"id": "next_task"}, rewrite="task", body=Body.empty),
+       query={"id": "next_task"}, rewrite="task", body=Body.empty, hands_out=True),
     _r("task in the label stream (back/forward)", "GET", r"^/api/tasks/(?P<task>\d+)/?$", Check.task,
        ("project", "resolve_uri"), query={"interaction": "labelstream"}, rewrite="task"),
     _r("submit or skip", "POST", r"^/api/tasks/(?P<task>\d+)/annotations/?$", Check.first_answer, ("project",),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -48,6 +48,7 @@ __all__ = [
     "list_markers",
     "list_task_refs",
     "list_users",
+    "set_overlap",
     "set_user_password",
     "studio_errors",
 ]
@@ -247,6 +248,17 @@ def delete_tasks(client: LabelStudio, project_id: int, task_ids: Sequence[int]) 
                      for t in ids[start:start + 100]]
             left |= {t.id for t in _list(client, project_id, items, "or", 10_000)}
     return [t for t in ids if t not in left]
+
+
+def set_overlap(client: LabelStudio, task_ids: Sequence[int], overlap: int,
+                done: Callable[[int], None] = lambda _: None) -> None:
+    """Set the per-task overlap Label Studio's label stream honours (PATCH /api/tasks/ID, before any
+    answer: it does not recompute is_labeled). The project's own overlap cohort is unseeded and
+    re-drawn on every import, so srcrel keeps the cohort at 100% and sets the exceptions itself."""
+    with studio_errors(_url(client), "setting task overlap"):
+        for task_id in task_ids:
+            client.tasks.update(id=str(task_id), overlap=overlap)
+            done(task_id)
 
 
 @dataclass(frozen=True)

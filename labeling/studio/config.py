@@ -105,8 +105,13 @@ class StudioConfig:
 @dataclass
 class ProjectSettings:
     name: str = MISSING
-    # overlap k: how many annotators label each sentence
+    # overlap k: how many annotators label each sentence of the overlap sample
     maximum_annotations: int = 1
+    # share of the sentences in the overlap sample (drawn at random, seeded by overlap_seed, a
+    # sentence's draw never changes when more are pushed); the rest get one annotator. Controls
+    # always get k. 1.0: every sentence gets k
+    overlap_share: float = 1.0
+    overlap_seed: int = 0
     show_skip_button: bool = True
 
 

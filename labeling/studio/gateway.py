@@ -16,6 +16,7 @@ look-ups and never logs cookies or tokens.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import http.cookiejar
 import itertools
@@ -58,8 +59,11 @@ log = logging.getLogger("srcrel.gateway")
 
 
 class Gateway:
-    def __init__(self, upstreams: list[str], data_dir: Path, admin_token: str) -> None:
+    def __init__(self, upstreams: list[str], data_dir: Path, admin_token: str, *, serial_hand_out: bool) -> None:
         self.data_dir = data_dir
+        # SQLite: Label Studio checks a task's locks and takes one without a transaction, so two
+        # label-stream calls at once can hand out the same task beyond its overlap
+        self.hand_out = asyncio.Lock() if serial_hand_out else contextlib.nullcontext()
         self.admin = {"Authorization": f"Token {admin_token}"}
         # a client shared by every requester must never keep a cookie: each request carries its own;
         # several Label Studio instances on one database take the requests in turn
@@ -166,8 +170,10 @@ class Gateway:
             return self.refuse(request, who)
         params = [(k, v) for k, v in request.query_params.multi_items() if k not in rule.drop_params]
         client = self.client
-        upstream = await client.send(client.build_request(
-            request.method, path, params=params, content=body, headers=_forward_headers(request, rule)), stream=True)
+        outgoing = client.build_request(request.method, path, params=params, content=body,
+                                        headers=_forward_headers(request, rule))
+        async with self.hand_out if rule.hands_out else contextlib.nullcontext():
+            upstream = await client.send(outgoing, stream=True)
         if rule.rewrite and upstream.status_code == 200 and who is not None:
             return await self.rewritten(rule, upstream, who)
         if rule.body is Body.annotation and upstream.status_code in (200, 201) and who is not None:
@@ -304,9 +310,9 @@ def _with_headers(response: Response, upstream: httpx.Response, *, drop: set[str
     return response
 
 
-def build_app(upstreams: list[str], data_dir: Path) -> Starlette:
+def build_app(upstreams: list[str], data_dir: Path, *, serial_hand_out: bool = False) -> Starlette:
     creds = json.loads((data_dir / "credentials.json").read_text(encoding="utf-8"))
-    gateway = Gateway(upstreams, data_dir, creds["token"])
+    gateway = Gateway(upstreams, data_dir, creds["token"], serial_hand_out=serial_hand_out)
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
     @contextlib.asynccontextmanager
@@ -326,12 +332,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--upstream", required=True, action="append", help="repeat for several instances")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--serial-hand-out", action="store_true", help="one label-stream call at a time (SQLite)")
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir).resolve()
     logging.basicConfig(filename=data_dir / "gateway.log", level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
-    uvicorn.run(build_app(args.upstream, data_dir), host=args.host, port=args.port, log_level="warning",
+    uvicorn.run(build_app(args.upstream, data_dir, serial_hand_out=args.serial_hand_out), host=args.host, port=args.port, log_level="warning",
                 access_log=False)
 
 

@@ -41,6 +41,7 @@ class PushResult:
     url: str
     total: int  # sentences in the input
     imported: int  # tasks created by this run
+    overlapped: int  # sentences of the input in the overlap sample (project.maximum_annotations each)
     duplicates_removed: int
     guidelines_version: str
     controls_path: Path | None
@@ -104,6 +105,32 @@ def _choose_controls(sentence_ids: list[str], reference: str, fraction: float, s
     return [{"sentence_id": s, "label": known[s]} for s in sorted(rank[:wanted])]
 
 
+def in_overlap_sample(sentence_id: str, share: float, seed: int) -> bool:
+    """Whether a sentence is in the overlap sample: a seeded draw of its own, so pushing more
+    sentences never moves one in or out."""
+    if share >= 1:
+        return True
+    digest = hashlib.sha256(f"overlap:{seed}:{sentence_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def _apply_overlap(client: Any, ledger: Any, state: Path, singles: list[str]) -> int:
+    """Give the sentences outside the overlap sample one annotator; resumable (state/overlap_1.txt
+    lists those done). Returns how many tasks this call changed."""
+    done_path = state / "overlap_1.txt"
+    done = set(done_path.read_text(encoding="utf-8").split()) if done_path.is_file() else set()
+    todo = {ledger.tasks[sid]: sid for sid in singles if sid in ledger.tasks and sid not in done}
+    if not todo:
+        return 0
+    state.mkdir(parents=True, exist_ok=True)
+    with done_path.open("a", encoding="utf-8") as out:
+        def record(task_id: int) -> None:
+            out.write(todo[task_id] + "\n")
+            out.flush()
+        api.set_overlap(client, list(todo), 1, done=record)
+    return len(todo)
+
+
 def _create_annotators(client: Any, emails: list[str], settings: StudioSettings,
                        managed: bool) -> tuple[Path, ...]:
     files: list[Path] = []
@@ -131,6 +158,10 @@ def push_tasks(config: PushConfig) -> PushResult:
     batch = config.batch or hashlib.sha256(raw).hexdigest()[:12]
     if config.chunk_size < 1 or config.project.maximum_annotations < 1:
         raise ConfigError("chunk_size and project.maximum_annotations must be at least 1")
+    share = config.project.overlap_share
+    if not 0 < share <= 1:
+        raise ConfigError(f"project.overlap_share={share}: give the share of sentences labelled by "
+                          "project.maximum_annotations annotators, in (0, 1], e.g. project.overlap_share=0.2")
     check_progress_mode(config.progress)
     state = state_dir_for(config.state_dir, config.project.name)
     reference = config.controls.reference
@@ -161,15 +192,21 @@ def push_tasks(config: PushConfig) -> PushResult:
 
         ledger = open_ledger(state / "ledger.tsv", url=conn.url, project_id=project.id)
         removed = reconcile(client, ledger)
-        payloads = {r["sentence_id"]: {"data": {**r, "guidelines_version": version, "srcrel_batch": batch}}
+        k, control_ids = config.project.maximum_annotations, {c["sentence_id"] for c in controls}
+        overlap = {r["sentence_id"]: k if r["sentence_id"] in control_ids or in_overlap_sample(
+            r["sentence_id"], share, config.project.overlap_seed) else 1 for r in rows}
+        payloads = {r["sentence_id"]: {"data": {**r, "guidelines_version": version, "srcrel_batch": batch,
+                                                "srcrel_overlap": overlap[r["sentence_id"]]}}
                     for r in add_context(rows, config.interface)}
         missing = sum(1 for sid in payloads if sid not in ledger.tasks)
         with progress_bar("importing chunks", total=-(-missing // config.chunk_size), mode=config.progress) as advance:
             imported = import_missing(client, ledger, payloads, chunk_size=config.chunk_size,
                                       timeout=config.timeout, retries=config.retries, advance=advance)
         removed += reconcile(client, ledger)  # a late commit of a timed-out chunk shows up here
+        if k > 1:
+            _apply_overlap(client, ledger, state, [sid for sid, n in overlap.items() if n == 1])
     return PushResult(project_id=project.id, project_created=not existed, url=conn.url, total=len(rows),
-                      imported=imported, duplicates_removed=removed, guidelines_version=version,
+                      imported=imported, overlapped=sum(1 for n in overlap.values() if n > 1 or k == 1), duplicates_removed=removed, guidelines_version=version,
                       controls_path=controls_path, annotator_files=annotator_files)
 
 
@@ -179,6 +216,9 @@ def run_from_config(cfg: Any) -> None:
     print(f"project {result.project_id} {verb} at {result.url}/projects/{result.project_id}: "
           f"{result.imported} task(s) imported, {result.total - result.imported} already there "
           f"(guidelines {result.guidelines_version})")
+    if result.overlapped < result.total:
+        print(f"overlap sample: {result.overlapped} of {result.total} sentences get several annotators "
+              "(agreement is measured on them), the rest one")
     if result.duplicates_removed:
         print(f"{result.duplicates_removed} duplicate task(s) removed")
     if result.controls_path:

@@ -234,7 +234,8 @@ def start_gateway(settings: StudioSettings) -> str:
     upstreams = [arg for port in [settings.port, *settings.instance_ports]
                  for arg in ("--upstream", f"http://127.0.0.1:{port}")]
     proc = _spawn([sys.executable, "-m", "labeling.studio.gateway", "--data-dir", str(data_dir), *upstreams,
-                   "--host", settings.public_host, "--port", str(settings.public_port)],
+                   "--host", settings.public_host, "--port", str(settings.public_port),
+                   *(["--serial-hand-out"] if settings.database == Database.sqlite else [])],
                   env=env, log=log, cwd=str(data_dir))
     _gateway_pid_path(settings).write_text(json.dumps({"pid": proc.pid, "port": settings.public_port}),
                                            encoding="utf-8")

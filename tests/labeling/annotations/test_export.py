@@ -58,7 +58,7 @@ def test_every_annotation_is_kept_or_dropped_with_a_reason(crafted: Path) -> Non
     assert rec.exported == 10
     assert rec.kept == 3
     assert rec.dropped == {"cancelled": 1, "ground_truth": 1, "empty_result": 1,
-                           "multiple_labels": 1, "unknown_label": 1, "superseded": 2}
+                           "multiple_labels": 1, "unknown_label": 1, "superseded": 2, "over_overlap": 0}
     assert rec.balanced and set(rec.dropped) == set(DROP_REASONS)
     by_id = parsed.dropped.set_index("annotation_id")["reason"]
     assert by_id[6] == by_id[10] == "superseded" and by_id[4] == "unknown_label"
