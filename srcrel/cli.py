@@ -47,6 +47,8 @@ STAGES: dict[str, Stage] = {
                     "apply a model-selection rule (configs/rule/) on train + validation, never test"),
     "build": Stage("build", "labeling.dataset.build:run_from_config",
                    "Label Studio export -> agreement, aggregation, dataset, card"),
+    "monitor": Stage("monitor", "labeling.dataset.monitor:run_from_config",
+                     "Label Studio project -> monitor.html (progress, agreement, flags), every=MIN"),
     "adjudicate": Stage("adjudicate", "labeling.studio.adjudicate:run_from_config",
                         "push | pull: adjudication queue <-> a Label Studio project"),
     "demo": Stage("demo", "srcrel.demo:run_from_config", "the whole workflow on the bundled example corpus"),

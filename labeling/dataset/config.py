@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
+from labeling.annotations.aggregate import Method
 from labeling.annotations.config import AggregationConfig, AgreementConfig, LabelIssuesConfig
 from labeling.annotations.overlap import OverlapAnswers
+from labeling.studio.config import ProjectSettings, StudioSettings
 from srcrel_core.settings import register_schemas
 
-__all__ = ["BuildConfig", "CardConfig", "SplitConfig", "register"]
+__all__ = ["BuildConfig", "CardConfig", "MonitorConfig", "SplitConfig", "register"]
 
 
 @dataclass
@@ -53,5 +55,33 @@ class BuildConfig:
     card: CardConfig = field(default_factory=CardConfig)
 
 
+@dataclass
+class MonitorConfig:
+    """`srcrel monitor`: a fresh pull of a project -> DIR/monitor.html + DIR/monitor.json."""
+
+    project: ProjectSettings = field(default_factory=ProjectSettings)
+    output: str = MISSING
+    # minutes between two regenerations of the page (0: once)
+    every: float = 0.0
+    # an annotator whose agreement with the consensus is below this is flagged
+    flag_below: float = 0.6
+    # ... or whose second half of answers agrees this much less than the first half
+    flag_drop: float = 0.2
+    # an annotator needs this many consensus sentences before a flag is raised
+    flag_min_items: int = 5
+    # JSONL {sentence_id, label}; empty: <state_dir>/<project>/controls.jsonl if push wrote one
+    controls: str = ""
+    state_dir: str = ".srcrel/push"
+    label_set: str = "default"
+    # the consensus an annotator is compared with (ties of a majority count as no consensus)
+    consensus: Method = Method.dawid_skene
+    bootstrap_n: int = 1000
+    confidence: float = 0.95
+    seed: int = 0
+    # seconds to wait for the export snapshot to complete
+    timeout: float = 600.0
+    studio: StudioSettings = field(default_factory=StudioSettings)
+
+
 def register() -> None:
-    register_schemas({"build_schema": BuildConfig})
+    register_schemas({"build_schema": BuildConfig, "monitor_schema": MonitorConfig})

@@ -48,6 +48,7 @@ __all__ = [
     "list_markers",
     "list_task_refs",
     "list_users",
+    "next_task",
     "set_overlap",
     "set_user_password",
     "studio_errors",
@@ -348,12 +349,28 @@ def get_user_token(settings: StudioSettings, email: str) -> str:
     return str(read_user_info(settings, email)["token"])
 
 
-def annotate(client: LabelStudio, task_id: int, *, from_name: str, to_name: str, choice: str,
+def next_task(client: LabelStudio, project_id: int) -> tuple[int, str] | None:
+    """The label stream's next task for the client's own user, as (task id, sentence_id); None
+    when it has nothing left for this user (Label Studio answers 404). The SDK has no call for it."""
+    with studio_errors(_url(client), f"asking the label stream of project {project_id}"):
+        response = client._client_wrapper.httpx_client.request(
+            f"api/projects/{project_id}/next/", method="GET", request_options=RequestOptions(max_retries=0))
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise ApiError(status_code=response.status_code, headers=dict(response.headers), body=response.text)
+        task = response.json()
+    return int(task["id"]), str((task.get("data") or {}).get("sentence_id", ""))
+
+
+def annotate(client: LabelStudio, task_id: int, *, from_name: str, to_name: str, choice: str | None,
              lead_time: float) -> int:
-    """Submit one single-choice annotation as the client's own user; returns the annotation id."""
-    result = [{"from_name": from_name, "to_name": to_name, "type": "choices", "origin": "manual",
-               "value": {"choices": [choice]}}]
+    """Submit one single-choice annotation as the client's own user (choice None: a skip);
+    returns the annotation id."""
+    result = [] if choice is None else [{"from_name": from_name, "to_name": to_name, "type": "choices",
+                                         "origin": "manual", "value": {"choices": [choice]}}]
     with studio_errors(_url(client), f"annotating task {task_id}"):
         created = client.annotations.create(task_id, result=result, lead_time=lead_time,
+                                            was_cancelled=choice is None,
                                             request_options=RequestOptions(max_retries=0))
     return int(created.id or 0)

@@ -14,7 +14,7 @@ from labeling.studio.connection import (
     managed_url,
     resolve_connection,
 )
-from labeling.studio.database import describe_database
+from labeling.studio.database import describe_database, in_use
 from labeling.studio.server import gateway_pid, health, running_pid, start_server, stop_server
 from srcrel_core.errors import ConfigError
 from srcrel_core.settings import to_dataclass
@@ -38,7 +38,7 @@ def read_status(settings: StudioSettings) -> ServerStatus:
     """Up or down, at the server the other stages would use. An external server named by
     LABEL_STUDIO_URL without its key is an error, not the managed server reported down."""
     external = settings.url or os.environ.get("LABEL_STUDIO_URL", "")
-    database = "" if external else describe_database(settings).describe()
+    database = "" if external else describe_database(in_use(settings)).describe()
     if not external and not credentials_path(settings).is_file():
         return ServerStatus(state="down", url=managed_url(settings), database=database)
     conn = resolve_connection(settings)

@@ -8,18 +8,20 @@ POSTGRE_PASSWORD (also with a LABEL_STUDIO_ prefix); it does not read DATABASE_U
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from labeling.studio.config import Database, StudioSettings
 from labeling.studio.connection import ensure_credentials, port_taken
 from srcrel_core.errors import ConfigError, StudioError
 
-__all__ = ["DatabaseInfo", "database_env", "describe_database", "start_database", "stop_database"]
+__all__ = ["DatabaseInfo", "database_env", "describe_database", "in_use", "record_database", "start_database",
+           "stop_database"]
 
 EXTERNAL_VARS = ("POSTGRE_HOST", "POSTGRE_PORT", "POSTGRE_NAME", "POSTGRE_USER", "POSTGRE_PASSWORD")
 _USER = "srcrel"
@@ -36,6 +38,28 @@ class DatabaseInfo:
     def describe(self) -> str:
         owner = "srcrel's own" if self.managed else "external"
         return f"{self.kind} ({owner}) at {self.where}"
+
+
+def _record_path(settings: StudioSettings) -> Path:
+    return Path(settings.data_dir).resolve() / "database.json"
+
+
+def record_database(settings: StudioSettings) -> None:
+    """Remember, in the data dir, which database `studio up` started the server on."""
+    path = _record_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_text(json.dumps({"database": str(settings.database), "database_port": settings.database_port}) + "\n",
+                    encoding="utf-8")
+
+
+def in_use(settings: StudioSettings) -> StudioSettings:
+    """The settings with the database the managed server in this data dir was started on: every
+    other command (push, pull, simulate, status, down) follows it without being told again."""
+    path = _record_path(settings)
+    if not path.is_file():
+        return settings
+    recorded = json.loads(path.read_text(encoding="utf-8"))
+    return replace(settings, database=Database(recorded["database"]), database_port=int(recorded["database_port"]))
 
 
 def _external() -> bool:

@@ -58,12 +58,17 @@ _REFUSED = ("<!doctype html><title>Not part of annotating</title><h1>403: not pa
 log = logging.getLogger("srcrel.gateway")
 
 
+class UpstreamError(Exception):
+    """Label Studio answered a gateway's own check with a server error."""
+
+
 class Gateway:
     def __init__(self, upstreams: list[str], data_dir: Path, admin_token: str, *, serial_hand_out: bool) -> None:
         self.data_dir = data_dir
         # SQLite: Label Studio checks a task's locks and takes one without a transaction, so two
         # label-stream calls at once can hand out the same task beyond its overlap
         self.hand_out = asyncio.Lock() if serial_hand_out else contextlib.nullcontext()
+        self.answering = [asyncio.Lock() for _ in range(256)]  # striped by (account, task)
         self.admin = {"Authorization": f"Token {admin_token}"}
         # a client shared by every requester must never keep a cookie: each request carries its own;
         # several Label Studio instances on one database take the requests in turn
@@ -103,6 +108,8 @@ class Gateway:
         # exactly the credentials that are forwarded (no X-Api-Key, no other cookie)
         headers = {k: v for k, v in (("cookie", key[0]), ("authorization", key[1])) if v}
         answer = await self.client.get("/api/current-user/whoami", headers=headers)
+        if answer.status_code >= 500:
+            raise UpstreamError(f"whoami answered {answer.status_code}")
         who = None
         if answer.status_code == 200:
             body = answer.json()
@@ -112,6 +119,8 @@ class Gateway:
 
     async def _admin_json(self, path: str) -> dict[str, Any] | None:
         answer = await self.client.get(path, headers=self.admin)
+        if answer.status_code >= 500:  # not a refusal: the caller gets a 502, never a silent 403
+            raise UpstreamError(f"{path} answered {answer.status_code}")
         return answer.json() if answer.status_code == 200 else None  # type: ignore[no-any-return]
 
     async def project_of_task(self, task_id: int) -> int | None:
@@ -147,6 +156,15 @@ class Gateway:
                 and await self.project_of_task(task) in mine)
 
     async def handle(self, request: Request) -> Response:
+        try:
+            return await self._handle(request)
+        except (httpx.TransportError, UpstreamError) as exc:
+            log.warning("Label Studio did not answer %s %s: %s", request.method, request.url.path,
+                        type(exc).__name__)
+            return JSONResponse({"detail": "Label Studio is not answering: nothing was saved, try again in a "
+                                           "minute"}, status_code=502)
+
+    async def _handle(self, request: Request) -> Response:
         path, query = request.url.path, dict(request.query_params)
         if path == HEALTH_PATH:
             return JSONResponse({"status": "UP"})
@@ -163,8 +181,17 @@ class Gateway:
                 if path.startswith("/api/"):
                     return JSONResponse({"detail": "log in first"}, status_code=401)
                 return RedirectResponse(f"/user/login/?next={path}", status_code=302)
-            if not await self.allowed(rule, request, who):
-                return self.refuse(request, who)
+        # one answer per task and account: the check and the submit of two simultaneous requests
+        # (a double click, a client's retry) must not interleave
+        guard = self.answering[hash((who["id"], access.path_id(rule, path, "task"))) % len(self.answering)] \
+            if who is not None and rule.check is Check.first_answer else contextlib.nullcontext()
+        async with guard:
+            return await self._forward(request, rule, who)
+
+    async def _forward(self, request: Request, rule: Rule, who: dict[str, Any] | None) -> Response:
+        path = request.url.path
+        if who is not None and not await self.allowed(rule, request, who):
+            return self.refuse(request, who)
         body = await self.body_for(rule, request, who)
         if body is None:
             return self.refuse(request, who)

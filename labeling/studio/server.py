@@ -28,7 +28,14 @@ from labeling.studio.connection import (
     managed_url,
     port_taken,
 )
-from labeling.studio.database import database_env, describe_database, start_database, stop_database
+from labeling.studio.database import (
+    database_env,
+    describe_database,
+    in_use,
+    record_database,
+    start_database,
+    stop_database,
+)
 from labeling.studio.gateway import HEALTH_PATH
 from srcrel_core.errors import ConfigError, StudioError
 
@@ -73,6 +80,7 @@ def server_env(settings: StudioSettings, creds: dict[str, str] | None = None) ->
     """A clean environment: Label Studio reads X, HEARTEX_X and LABEL_STUDIO_X, so a stray
     USERNAME, PORT or DEBUG from the user's shell must not leak in. `creds` only for the one
     bootstrap run (`label-studio init`): the running server never holds them."""
+    settings = in_use(settings)
     data_dir = Path(settings.data_dir).resolve()
     (data_dir / "home").mkdir(parents=True, exist_ok=True, mode=0o700)
     env = {
@@ -137,8 +145,8 @@ def _bootstrap(settings: StudioSettings, exe: Path) -> None:
     """Create the admin account, its token and the organization once, with `label-studio init`
     (migrations included), so the long-running server is started without any secret in its
     environment. A marker file records that it was done for this data dir."""
-    info = describe_database(settings)  # each database gets its own admin account
-    suffix = "" if settings.database == Database.sqlite else "-" + "".join(
+    info = describe_database(in_use(settings))  # each database gets its own admin account
+    suffix = "" if info.kind == "sqlite" else "-" + "".join(
         c if c.isalnum() else "_" for c in info.where.split(" ")[0])
     marker = Path(settings.data_dir).resolve() / f".bootstrapped{suffix}"
     if marker.is_file():
@@ -201,6 +209,10 @@ def start_server(settings: StudioSettings) -> Path:
         raise ConfigError("studio.instance_ports needs studio.database=postgresql: several Label Studio "
                           "processes cannot share one SQLite file safely")
     exe = _executable(settings)
+    if running_pid(settings) and health(managed_url(settings)):
+        settings = in_use(settings)  # already up: on the database it was started on
+    else:
+        record_database(settings)
     start_database(settings)
     _bootstrap(settings, exe)
     for port in [settings.port, *settings.instance_ports]:
@@ -235,7 +247,7 @@ def start_gateway(settings: StudioSettings) -> str:
                  for arg in ("--upstream", f"http://127.0.0.1:{port}")]
     proc = _spawn([sys.executable, "-m", "labeling.studio.gateway", "--data-dir", str(data_dir), *upstreams,
                    "--host", settings.public_host, "--port", str(settings.public_port),
-                   *(["--serial-hand-out"] if settings.database == Database.sqlite else [])],
+                   *(["--serial-hand-out"] if in_use(settings).database == Database.sqlite else [])],
                   env=env, log=log, cwd=str(data_dir))
     _gateway_pid_path(settings).write_text(json.dumps({"pid": proc.pid, "port": settings.public_port}),
                                            encoding="utf-8")
@@ -272,10 +284,10 @@ def stop_server(settings: StudioSettings) -> bool:
         if health(managed_url(settings)):
             raise StudioError(f"a Label Studio that srcrel did not start answers on port {settings.port}: "
                               "stop it where it was started")
-        stop_database(settings)
+        stop_database(in_use(settings))
         return False
     _terminate(pid)
-    stop_database(settings)
+    stop_database(in_use(settings))
     return True
 
 

@@ -1,7 +1,8 @@
 """`srcrel simulate`: simulated annotators label a Label Studio project through the API.
 
-Each annotator is a real Label Studio user of the managed server who answers with their own
-API token; their answer to a sentence is drawn from the sentence's reference label through a
+Each annotator is a real Label Studio user of the managed server who takes tasks from the label
+stream with their own API token (through the gateway when it runs), as a real annotator does;
+their answer to a sentence is drawn from the sentence's reference label through a
 seeded confusion matrix (accuracy on the diagonal, errors spread by a seeded Dirichlet draw).
 Used by `make demo` and by anyone who wants to test a pipeline on known answers; datasets built
 from such annotations must say so (`card.simulated_annotators=true`).
@@ -84,23 +85,25 @@ def run_simulation(config: SimulateConfig) -> SimulationResult:
     state.mkdir(parents=True, exist_ok=True)
     created = done = 0
     annotator_url = gateway_url(config.studio) if gateway_pid(config.studio) else conn.url
+    answer_of = {(w, sid): str(label) for w, sid, label in zip(answers["worker"], answers["task"], answers["label"])}
     for annotator in config.annotators:
         api.create_user(admin, annotator.email)
         # annotators answer through the gateway when it runs, as real ones do: blind, own answers only
         client = api.connect(Connection(annotator_url, api.get_user_token(config.studio, annotator.email), True))
-        ledger = state / f"simulated-{annotator.email}.txt"  # sentence_ids already answered: re-runs resume
-        seen = set(ledger.read_text(encoding="utf-8").split()) if ledger.is_file() else set()
-        mine = answers[answers["worker"] == annotator.email]
+        ledger = state / f"simulated-{annotator.email}.txt"  # sentence_ids this annotator answered
+        done += len(ledger.read_text(encoding="utf-8").split()) if ledger.is_file() else 0
+        mine = int((answers["worker"] == annotator.email).sum())
+        # the label stream, as a real annotator takes it: it honours each sentence's overlap (a
+        # sentence outside the overlap sample goes to one annotator) and resumes by itself
         with ledger.open("a", encoding="utf-8") as out, \
-                progress_bar(f"annotating as {annotator.email}", total=len(mine), mode=config.progress) as advance:
-            for sid, label in zip(mine["task"], mine["label"]):
-                advance()
-                if sid in seen:
-                    done += 1
-                    continue
-                api.annotate(client, task_of[sid], from_name="label", to_name="sentence", choice=str(label),
-                                lead_time=round(float(rng.gamma(2.0, 4.0)), 2))
+                progress_bar(f"annotating as {annotator.email}", total=mine, mode=config.progress) as advance:
+            while (handed := api.next_task(client, project.id)) is not None:
+                task_id, sid = handed
+                label = answer_of.get((annotator.email, sid))  # None: no reference label, so a skip
+                api.annotate(client, task_id, from_name="label", to_name="sentence", choice=label,
+                             lead_time=round(float(rng.gamma(2.0, 4.0)), 2))
                 out.write(f"{sid}\n")
                 out.flush()
                 created += 1
+                advance()
     return SimulationResult(project.id, created, done, {k: v.round(4).tolist() for k, v in confusions.items()})

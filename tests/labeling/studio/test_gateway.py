@@ -6,6 +6,8 @@ the administrator, on Label Studio directly, still does everything."""
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -430,3 +432,25 @@ def test_a_second_answer_to_the_same_task_is_refused(campaign: Campaign, studio_
     again = requests.post(f"{base}/api/tasks/{task}/annotations/?project={pid}", json={"result": result},
                           headers=token, timeout=30)
     assert again.status_code == 403  # an update is a PATCH of one's own answer
+
+
+def test_simultaneous_submits_of_one_answer_store_it_once(campaign: Campaign, studio_settings: StudioSettings,
+                                                          admin_client: Any) -> None:
+    """A double click or a client's retry sends the same answer several times at once: the
+    ownership check and the submit must not interleave (they did: 3 x 201, 3 answers stored)."""
+    base, pid = gateway_url(studio_settings), campaign.project.project_id
+    token = {"Authorization": f"Token {campaign.tokens[B]}"}
+    task = sorted(t for t, _ in api.list_task_refs(admin_client, pid))[4]
+    result = [{"from_name": "label", "to_name": "sentence", "type": "choices", "value": {"choices": ["opinion"]}}]
+    barrier = threading.Barrier(4)
+
+    def submit(_: int) -> int:
+        barrier.wait()
+        return requests.post(f"{base}/api/tasks/{task}/annotations/?project={pid}", json={"result": result},
+                             headers=token, timeout=60).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(pool.map(submit, range(4)))
+    assert statuses == [201, 403, 403, 403]
+    mine = [a for a in admin_client.annotations.list(id=task) if a.completed_by == campaign.ids[B]]
+    assert len(mine) == 1
