@@ -81,9 +81,24 @@ class Gateway:
         self.journal.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._access: tuple[float, dict[str, list[str]]] = (-1.0, {})
 
-    @property
-    def client(self) -> httpx.AsyncClient:
-        return next(self._turn)
+    async def send(self, method: str, path: str, *, hands_out: bool = False, **kw: Any) -> httpx.Response:
+        """One request to the next Label Studio instance in turn; an instance that refuses the
+        connection (stopped, restarting) is passed over: the request never reached it, so even a
+        submit is safe to send to the next one."""
+        for attempt in range(len(self.clients)):
+            client = next(self._turn)
+            try:
+                async with self.hand_out if hands_out else contextlib.nullcontext():
+                    return await client.send(client.build_request(method, path, **kw), stream=True)
+            except httpx.ConnectError:
+                if attempt == len(self.clients) - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _get(self, path: str, headers: dict[str, str]) -> httpx.Response:
+        answer = await self.send("GET", path, headers=headers)
+        await answer.aread()
+        return answer
 
     def members(self, email: str) -> set[int]:
         path = access.access_path(self.data_dir)
@@ -107,7 +122,7 @@ class Gateway:
             self.identities.clear()
         # exactly the credentials that are forwarded (no X-Api-Key, no other cookie)
         headers = {k: v for k, v in (("cookie", key[0]), ("authorization", key[1])) if v}
-        answer = await self.client.get("/api/current-user/whoami", headers=headers)
+        answer = await self._get("/api/current-user/whoami", headers)
         if answer.status_code >= 500:
             raise UpstreamError(f"whoami answered {answer.status_code}")
         who = None
@@ -118,7 +133,7 @@ class Gateway:
         return who
 
     async def _admin_json(self, path: str) -> dict[str, Any] | None:
-        answer = await self.client.get(path, headers=self.admin)
+        answer = await self._get(path, self.admin)
         if answer.status_code >= 500:  # not a refusal: the caller gets a 502, never a silent 403
             raise UpstreamError(f"{path} answered {answer.status_code}")
         return answer.json() if answer.status_code == 200 else None  # type: ignore[no-any-return]
@@ -196,11 +211,8 @@ class Gateway:
         if body is None:
             return self.refuse(request, who)
         params = [(k, v) for k, v in request.query_params.multi_items() if k not in rule.drop_params]
-        client = self.client
-        outgoing = client.build_request(request.method, path, params=params, content=body,
-                                        headers=_forward_headers(request, rule))
-        async with self.hand_out if rule.hands_out else contextlib.nullcontext():
-            upstream = await client.send(outgoing, stream=True)
+        upstream = await self.send(request.method, path, params=params, content=body,
+                                   headers=_forward_headers(request, rule), hands_out=rule.hands_out)
         if rule.rewrite and upstream.status_code == 200 and who is not None:
             return await self.rewritten(rule, upstream, who)
         if rule.body is Body.annotation and upstream.status_code in (200, 201) and who is not None:
