@@ -6,7 +6,7 @@ STUDIO_VENV := .venv-studio
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-output
 
-.PHONY: install studio-install browser-install demo test bench lint clean
+.PHONY: install studio-install browser-install postgres-install demo test bench lint clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -29,15 +29,23 @@ browser-install:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
 	  else echo "make: Chromium missing: run 'sudo apt-get install chromium chromium-driver'" >&2; exit 1; fi; }
 
+# Debian's PostgreSQL server programs: `studio.database=postgresql` runs its own cluster with them
+# (in studio.data_dir, on 127.0.0.1:studio.database_port) and the studio tests run on it too.
+postgres-install:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; \
+	  else echo "make: PostgreSQL missing: run 'sudo apt-get install postgresql' (studio.database=postgresql needs its server programs)" >&2; exit 1; fi; }
+
 demo: install studio-install
 	$(BIN)/python -m srcrel.demo output_dir=$(DEMO_DIR)
 
-test: install studio-install browser-install
+test: install studio-install browser-install postgres-install
 	$(BIN)/python -m pytest
 
-bench: install studio-install
+bench: install studio-install postgres-install
 	$(BIN)/python benchmarks/ingest_benchmark.py
 	$(BIN)/python benchmarks/push_benchmark.py
+	$(BIN)/python benchmarks/annotator_load.py
 
 lint: install
 	$(BIN)/python -m ruff check srcrel srcrel_core labeling training tests benchmarks

@@ -189,9 +189,6 @@ def _start_instance(settings: StudioSettings, exe: Path, port: int) -> None:
     url = f"http://127.0.0.1:{port}"
     if running_pid(settings, port) and health(url):
         return
-    if port_taken(port):
-        raise StudioError(f"port {port} is taken by another process: stop it or choose another with "
-                          f"{'studio.port' if port == settings.port else 'studio.instance_ports'}")
     name = "server.log" if port == settings.port else f"server-{port}.log"
     log = Path(settings.data_dir).resolve() / name
     proc = _spawn([str(exe), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port)],
@@ -209,6 +206,10 @@ def start_server(settings: StudioSettings) -> Path:
         raise ConfigError("studio.instance_ports needs studio.database=postgresql: several Label Studio "
                           "processes cannot share one SQLite file safely")
     exe = _executable(settings)
+    for port in [settings.port, *settings.instance_ports]:  # before anything is started
+        if not running_pid(settings, port) and port_taken(port):
+            raise StudioError(f"port {port} is taken by another process: stop it or choose another with "
+                              f"{'studio.port' if port == settings.port else 'studio.instance_ports'}")
     if running_pid(settings) and health(managed_url(settings)):
         settings = in_use(settings)  # already up: on the database it was started on
     else:

@@ -13,7 +13,7 @@ import requests
 
 from labeling.studio import api
 from labeling.studio.command import read_status
-from labeling.studio.config import StudioSettings
+from labeling.studio.config import Database, StudioSettings
 from labeling.studio.connection import credentials_path, resolve_connection
 from labeling.studio.server import server_env, start_server, stop_server
 from srcrel_core.errors import ConfigError, StudioError
@@ -102,7 +102,7 @@ def test_port_taken_fails_in_one_line(studio_settings: StudioSettings, tmp_path:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        other = replace(studio_settings, port=port, data_dir=str(tmp_path / "other"))
+        other = replace(studio_settings, port=port, data_dir=str(tmp_path / "other"), database_port=free_port())
         with pytest.raises(StudioError, match=f"port {port} is taken"):
             start_server(other)
         out = _srcrel("studio", "up", f"studio.port={port}", f"studio.data_dir={tmp_path / 'x'}",
@@ -115,7 +115,7 @@ def test_failed_start_shows_the_log_tail(studio_settings: StudioSettings, tmp_pa
     fake.write_text("#!/bin/sh\necho 'django.db.utils.OperationalError: disk I/O error'\nexit 3\n")
     fake.chmod(0o755)
     settings = replace(studio_settings, executable=str(fake), data_dir=str(tmp_path / "d"),
-                       port=free_port())
+                       port=free_port(), database=Database.sqlite)  # Label Studio's own start-up
     with pytest.raises(StudioError, match="`label-studio init` failed .*disk I/O error"):
         start_server(settings)
     with pytest.raises(ConfigError, match="studio.executable"):
