@@ -20,7 +20,7 @@ studio-install: $(STUDIO_VENV)/.installed
 $(STUDIO_VENV)/.installed:
 	$(PY) -m venv $(STUDIO_VENV)
 	$(STUDIO_VENV)/bin/pip install -q --upgrade pip
-	$(STUDIO_VENV)/bin/pip install -q 'label-studio>=1.23.2,<1.24'
+	$(STUDIO_VENV)/bin/pip install -q 'label-studio>=1.23.2,<1.24' 'gunicorn>=23'
 	touch $@
 
 # Debian's Chromium for the annotator's-path browser tests (never `playwright install`).

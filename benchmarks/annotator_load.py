@@ -2,7 +2,7 @@
 srcrel's annotator gateway, first on SQLite then on PostgreSQL, and the two runs side by side.
 
     python benchmarks/annotator_load.py [--annotators 20] [--seconds 60] [--max-annotations 10000]
-                                        [--json PATH]
+                                        [--workers 2] [--json PATH]
 
 Each annotator is a thread with its own requests.Session that logs in as a browser does and loops
 `next_task` -> submit (3% skips) until the stream is empty, time is up or the count cap is reached.
@@ -67,6 +67,7 @@ class UserLog:
 @dataclass(frozen=True)
 class Figures:
     database: str
+    server: str  # how Label Studio was served (studio.workers)
     annotators: int
     tasks: int
     wall_s: float
@@ -185,8 +186,10 @@ def run_campaign(database: Database, ingest: Path, args: argparse.Namespace) -> 
     base_dir = Path(tempfile.mkdtemp(prefix=f"srcrel-load-{database}-"))
     base_dir.chmod(0o711)  # as root, PostgreSQL runs as the postgres account and must reach its cluster
     port, public_port, database_port = free_ports(3)
+    workers = args.workers if database == Database.postgresql else 1  # SQLite takes one writer process
     settings = StudioSettings(port=port, public_port=public_port, data_dir=str(base_dir / "studio"),
-                              executable=str(STUDIO_EXECUTABLE), database=database, database_port=database_port)
+                              executable=str(STUDIO_EXECUTABLE), database=database, database_port=database_port,
+                              workers=workers)
     emails = [f"load-{n:03d}@example.com" for n in range(args.annotators)]
     try:
         print(f"[{database}] starting Label Studio + gateway ...", flush=True)
@@ -221,11 +224,11 @@ def run_campaign(database: Database, ingest: Path, args: argparse.Namespace) -> 
     finally:
         stop_server(settings)
         shutil.rmtree(base_dir, ignore_errors=True)
-    return summarize(database, logs, export, tasks=pushed.imported, wall=wall, locked=locked)
+    return summarize(database, logs, export, tasks=pushed.imported, wall=wall, locked=locked, workers=workers)
 
 
 def summarize(database: Database, logs: list[UserLog], export: list[dict[str, Any]], *, tasks: int, wall: float,
-              locked: int) -> Figures:
+              locked: int, workers: int) -> Figures:
     stored: dict[int, tuple[int, int, bool]] = {}  # annotation id -> (user id, task id, cancelled)
     for task in export:
         for ann in task.get("annotations", []):
@@ -237,7 +240,8 @@ def summarize(database: Database, logs: list[UserLog], export: list[dict[str, An
     statuses = sum((log.statuses for log in logs), Counter[str]())
     errors = {k: v for k, v in sorted(statuses.items()) if not (k.split()[1].startswith("2") or k == "next 404")}
     return Figures(
-        database=str(database), annotators=len(logs), tasks=tasks, wall_s=round(wall, 1),
+        database=str(database), server="label-studio start" if workers == 1 else f"gunicorn x{workers}",
+        annotators=len(logs), tasks=tasks, wall_s=round(wall, 1),
         attempted=sum(log.attempted for log in logs), acknowledged=len(acknowledged), stored=len(stored),
         lost=len(acknowledged - stored.keys()), duplicates=sum(1 for n in pairs.values() if n > 1),
         over_overlap=sum(1 for n in answers.values() if n > OVERLAP),
@@ -252,6 +256,7 @@ def print_table(runs: list[Figures]) -> None:
         print(f"{name:<30}" + "".join(f"{cell(f):>18}" for f in runs))
 
     row("", lambda f: {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[f.database])
+    row("Label Studio served by", lambda f: f.server)
     row("annotators / tasks", lambda f: f"{f.annotators} / {f.tasks}")
     row("wall time (s)", lambda f: f"{f.wall_s:.1f}")
     for name, attr in (("attempted", "attempted"), ("acknowledged (2xx)", "acknowledged"), ("stored (in pull)", "stored"),
@@ -287,6 +292,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="per database")
     parser.add_argument("--max-annotations", type=int, default=10_000, help="per database, all annotators")
     parser.add_argument("--articles", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=2,
+                        help="studio.workers of the PostgreSQL run (gunicorn processes; 1: label-studio start)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if not ARTICLES.is_dir():

@@ -28,6 +28,7 @@ from labeling.studio.connection import resolve_connection
 from labeling.studio.guidelines import read_guidelines
 from labeling.studio.interface import build_adjudication_config
 from labeling.studio.ledger import import_missing, open_ledger, reconcile, state_dir_for
+from labeling.studio.lock import project_lock
 from labeling.studio.pull import pull_export
 from srcrel_core.errors import ConfigError, InputError
 from srcrel_core.io import atomic_write
@@ -200,21 +201,22 @@ def push_adjudication(config: AdjudicateConfig) -> AdjudicationPush:
     title = project_title(config.project.name, config.suffix)
     conn = resolve_connection(config.studio)
     client = api.connect(conn)
-    existed = api.find_project(client, title) is not None
-    project = api.ensure_project(
-        client, title, label_config=build_adjudication_config(label_set), instructions=_INTRO + guidelines,
-        description=f"srcrel adjudication label_set={label_set.name} guidelines_version={version}",
-        maximum_annotations=config.project.maximum_annotations,
-        show_skip_button=config.project.show_skip_button)
-    ledger = open_ledger(state_dir_for(config.state_dir, title) / "ledger.tsv", url=conn.url,
-                         project_id=project.id)
-    removed = reconcile(client, ledger)
-    missing = sum(1 for sid in payloads if sid not in ledger.tasks)
-    with progress_bar("importing chunks", total=-(-missing // config.chunk_size),
-                      mode=config.progress) as advance:
-        imported = import_missing(client, ledger, payloads, chunk_size=config.chunk_size,
-                                  timeout=config.timeout, retries=config.retries, advance=advance)
-    removed += reconcile(client, ledger)
+    with project_lock(client, title, wait=600.0, stale_after=21_600.0):  # as push: one at a time
+        existed = api.find_project(client, title) is not None
+        project = api.ensure_project(
+            client, title, label_config=build_adjudication_config(label_set), instructions=_INTRO + guidelines,
+            description=f"srcrel adjudication label_set={label_set.name} guidelines_version={version}",
+            maximum_annotations=config.project.maximum_annotations,
+            show_skip_button=config.project.show_skip_button)
+        ledger = open_ledger(state_dir_for(config.state_dir, title) / "ledger.tsv", url=conn.url,
+                             project_id=project.id)
+        removed = reconcile(client, ledger)
+        missing = sum(1 for sid in payloads if sid not in ledger.tasks)
+        with progress_bar("importing chunks", total=-(-missing // config.chunk_size),
+                          mode=config.progress) as advance:
+            imported = import_missing(client, ledger, payloads, chunk_size=config.chunk_size,
+                                      timeout=config.timeout, retries=config.retries, advance=advance)
+        removed += reconcile(client, ledger)
     return AdjudicationPush(project_id=project.id, project_title=title, project_created=not existed,
                             url=conn.url, total=len(payloads), imported=imported, duplicates_removed=removed)
 

@@ -91,6 +91,10 @@ class StudioSettings:
     database_port: int = 5433
     # empty: the newest /usr/lib/postgresql/*/bin
     postgres_bin: str = ""
+    # Label Studio's web server on each port: 1 runs `label-studio start` (Django's threaded
+    # development server, one process: what Label Studio ships); N > 1 runs its WSGI app under
+    # gunicorn with N processes, to use every core (postgresql only; docs/scaling.md)
+    workers: int = 1
     # more Label Studio processes on the same PostgreSQL, one port each; the gateway spreads the
     # annotators' requests over all of them (docs/scaling.md)
     instance_ports: list[int] = field(default_factory=list)

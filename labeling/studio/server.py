@@ -37,6 +37,7 @@ from labeling.studio.database import (
     stop_database,
 )
 from labeling.studio.gateway import HEALTH_PATH
+from labeling.studio.webserver import WSGI_APP, server_command, wsgi_env
 from srcrel_core.errors import ConfigError, StudioError
 
 __all__ = [
@@ -127,10 +128,14 @@ def _live_pid(pid_file: Path, *markers: str) -> int | None:
     return pid if all(marker in cmdline for marker in markers) else None
 
 
+def _label_studio_pid(pid_file: Path) -> int | None:
+    return _live_pid(pid_file, "label-studio", " start") or _live_pid(pid_file, "gunicorn", WSGI_APP)
+
+
 def running_pid(settings: StudioSettings, port: int | None = None) -> int | None:
     """The pid of the server srcrel started in this data dir (on `port`: an extra instance), if
     that process still runs."""
-    return _live_pid(_pid_path(settings, port), "label-studio", " start")
+    return _label_studio_pid(_pid_path(settings, port))
 
 
 def _log_tail(settings: StudioSettings, lines: int = 3) -> str:
@@ -191,8 +196,8 @@ def _start_instance(settings: StudioSettings, exe: Path, port: int) -> None:
         return
     name = "server.log" if port == settings.port else f"server-{port}.log"
     log = Path(settings.data_dir).resolve() / name
-    proc = _spawn([str(exe), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port)],
-                  env=server_env(settings), log=log, cwd=settings.data_dir)
+    proc = _spawn(server_command(settings, exe, port), env=server_env(settings) | wsgi_env(settings),
+                  log=log, cwd=settings.data_dir)
     _pid_path(settings, port).write_text(json.dumps({"pid": proc.pid, "port": port}), encoding="utf-8")
     _wait_healthy(proc, url, what=f"Label Studio on port {port}", timeout=settings.start_timeout, log=log,
                   pid_file=_pid_path(settings, port), tail=_log_tail(settings))
@@ -202,9 +207,9 @@ def start_server(settings: StudioSettings) -> Path:
     """Start the database (srcrel's own PostgreSQL, if chosen), the managed server and its extra
     instances, and the annotator gateway in front of them (unless studio.gateway=false); return once
     all answer. Returns the credentials path."""
-    if settings.instance_ports and settings.database != Database.postgresql:
-        raise ConfigError("studio.instance_ports needs studio.database=postgresql: several Label Studio "
-                          "processes cannot share one SQLite file safely")
+    if (settings.instance_ports or settings.workers > 1) and settings.database != Database.postgresql:
+        raise ConfigError("studio.instance_ports and studio.workers > 1 need studio.database=postgresql: several "
+                          "Label Studio processes cannot share one SQLite file safely")
     exe = _executable(settings)
     for port in [settings.port, *settings.instance_ports]:  # before anything is started
         if not running_pid(settings, port) and port_taken(port):
@@ -275,7 +280,7 @@ def stop_server(settings: StudioSettings) -> bool:
     if gateway is not None:
         _terminate(gateway)
     for pid_file in Path(settings.data_dir).resolve().glob("server-*.json"):  # every extra instance
-        extra = _live_pid(pid_file, "label-studio", " start")
+        extra = _label_studio_pid(pid_file)
         pid_file.unlink(missing_ok=True)
         if extra is not None:
             _terminate(extra)
