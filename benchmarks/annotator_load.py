@@ -2,7 +2,7 @@
 srcrel's annotator gateway, first on SQLite then on PostgreSQL, and the two runs side by side.
 
     python benchmarks/annotator_load.py [--annotators 20] [--seconds 60] [--max-annotations 10000]
-                                        [--workers 2] [--json PATH]
+                                        [--workers 2] [--think 0] [--json PATH]
 
 Each annotator is a thread with its own requests.Session that logs in as a browser does and loops
 `next_task` -> submit (3% skips) until the stream is empty, time is up or the count cap is reached.
@@ -134,8 +134,9 @@ def log_in(base: str, login: dict[str, str]) -> requests.Session:
 
 
 def annotate(session: requests.Session, base: str, project: int, *, labels: tuple[str, ...], deadline: float,
-             budget: Budget, seed: int, log: UserLog) -> None:
-    """One annotator's loop: next task, then an answer (or a skip), until done, time or cap."""
+             budget: Budget, seed: int, log: UserLog, think: float = 0.0) -> None:
+    """One annotator's loop: next task, then (after `think` seconds on average of reading, 0 by
+    default: as fast as the server answers) an answer or a skip, until done, time or cap."""
     rng = random.Random(seed)
     while time.monotonic() < deadline:
         t0 = time.perf_counter()
@@ -155,6 +156,8 @@ def annotate(session: requests.Session, base: str, project: int, *, labels: tupl
         if not budget.take():
             return
         task = int(nxt.json()["id"])
+        if think:
+            time.sleep(think * rng.uniform(0.5, 1.5))
         lead_time = round(rng.uniform(2.0, 20.0), 2)
         if rng.random() < SKIP_RATE:
             body: dict[str, Any] = {"result": [], "was_cancelled": True, "lead_time": lead_time}
@@ -208,7 +211,8 @@ def run_campaign(database: Database, ingest: Path, args: argparse.Namespace) -> 
         logs = [UserLog() for _ in sessions]
         start = time.monotonic()
         threads = [threading.Thread(target=annotate, args=(s, base, pushed.project_id), kwargs={
-            "labels": labels, "deadline": start + args.seconds, "budget": budget, "seed": n, "log": log})
+            "labels": labels, "deadline": start + args.seconds, "budget": budget, "seed": n, "log": log,
+            "think": args.think})
             for n, (s, log) in enumerate(zip(sessions, logs, strict=True))]
         for thread in threads:
             thread.start()
@@ -294,6 +298,8 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=60)
     parser.add_argument("--workers", type=int, default=2,
                         help="studio.workers of the PostgreSQL run (gunicorn processes; 1: label-studio start)")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean seconds an annotator reads before answering (0: no pause, the issue's load)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if not ARTICLES.is_dir():

@@ -37,12 +37,13 @@ RESULT = [{"from_name": "label", "to_name": "sentence", "type": "choices", "valu
 
 @pytest.fixture(scope="module")
 def pair() -> Iterator[StudioSettings]:
-    """Two Label Studio processes on srcrel's own PostgreSQL, behind one gateway."""
+    """Two Label Studio instances on srcrel's own PostgreSQL behind one gateway, each served by
+    gunicorn with two worker processes (studio.workers)."""
     base = Path(tempfile.mkdtemp(prefix="srcrel-pair-"))
     base.chmod(0o711)  # reachable by the postgres account when the tests run as root
     settings = StudioSettings(port=free_port(), data_dir=str(base / "studio"), executable=str(STUDIO_EXECUTABLE),
                               public_port=free_port(), database=Database.postgresql, database_port=free_port(),
-                              instance_ports=[free_port()])
+                              instance_ports=[free_port()], workers=2)
     start_server(settings)
     yield settings
     stop_server(settings)

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 
 from labeling.annotations.export import parse_export
 from labeling.dataset.build import run_build
 from labeling.dataset.config import BuildConfig
 from labeling.studio import api
 from labeling.studio.config import PushConfig, SimulateConfig, StudioSettings
-from labeling.studio.connection import resolve_connection
+from labeling.studio.connection import gateway_url, resolve_connection
 from labeling.studio.push import in_overlap_sample, push_tasks
 from labeling.studio.simulate import run_simulation
 from srcrel.cli import compose_stage_config
 from srcrel_core.settings import to_dataclass
+from tests.labeling.studio.test_gateway import _session
 from tests.labeling.studio.test_pull import pull
 
 REPO = Path(__file__).resolve().parents[3]
@@ -70,3 +74,37 @@ def test_a_seeded_share_is_double_coded_and_agreement_is_measured_on_it(
     card = (built.output_dir / "README.md").read_text()
     assert f"Over the {len(sample)} sentences labelled by at least two annotators" in card
     assert "nan" not in card.lower().replace("nanos", "")
+
+
+def test_concurrent_annotators_through_the_gateway_never_exceed_the_overlap(
+        studio_settings: StudioSettings, tmp_path: Path, ingest_dir: Callable[..., Path]) -> None:
+    """Eight annotators at once, each looping "next task" -> submit through the gateway on 12
+    sentences with overlap 2: Label Studio alone over-assigns on SQLite (its check-then-lock has no
+    transaction there); through the gateway no sentence gets a third answer, on either database."""
+    emails = [f"race-{n}@example.org" for n in range(8)]
+    name = "race-overlap"
+    push = to_dataclass(compose_stage_config("push", [
+        f"input={ingest_dir(12, prefix='rc')}", f"project.name={name}", "project.maximum_annotations=2",
+        f"state_dir={tmp_path}", f"guidelines={REPO / 'docs/guidelines.md'}", f"annotators=[{','.join(emails)}]",
+        *_studio(studio_settings)]), PushConfig)
+    pushed = push_tasks(push)
+    sessions = [_session(studio_settings, json.loads(path.read_text())) for path in pushed.annotator_files]
+    base, pid = gateway_url(studio_settings), pushed.project_id
+    result = [{"from_name": "label", "to_name": "sentence", "type": "choices", "value": {"choices": ["opinion"]}}]
+    start = threading.Barrier(len(sessions))
+
+    def annotate(session: requests.Session) -> list[int]:
+        start.wait()
+        done = []
+        while True:
+            task = session.post(f"{base}/api/dm/actions?id=next_task&project={pid}", json={}, timeout=120)
+            if task.status_code != 200 or not task.json().get("id"):
+                return done
+            made = session.post(f"{base}/api/tasks/{task.json()['id']}/annotations/?project={pid}",
+                                json={"result": result}, timeout=120)
+            assert made.status_code == 201, made.text[:200]
+            done.append(int(task.json()["id"]))
+
+    with ThreadPoolExecutor(len(sessions)) as pool:
+        answered = Counter(t for tasks in pool.map(annotate, sessions) for t in tasks)
+    assert sum(answered.values()) == 24 and set(answered.values()) == {2}  # every sentence, exactly twice

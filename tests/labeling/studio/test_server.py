@@ -141,3 +141,13 @@ def test_down_then_up_keeps_the_data(studio_settings: StudioSettings, tmp_path: 
     assert not stop_server(studio_settings)
     start_server(studio_settings)
     assert read_status(studio_settings).state == "up"
+
+
+def test_a_data_dir_keeps_its_database(studio_settings: StudioSettings, tmp_path: Path) -> None:
+    """The other commands follow the database `studio up` used; `up` itself refuses to switch."""
+    other = Database.sqlite if studio_settings.database == Database.postgresql else Database.postgresql
+    with pytest.raises(ConfigError, match=f"holds a Label Studio on {studio_settings.database}: start it with "
+                                          f"studio.database={studio_settings.database}"):
+        start_server(replace(studio_settings, database=other))
+    out = _srcrel("studio", "status", *_settings_args(studio_settings), cwd=tmp_path)  # no database= given
+    assert f"database: {studio_settings.database} " in out.stdout
