@@ -66,6 +66,8 @@ def run_from_config(cfg: DictConfig) -> None:
 
 def run_demo(config: DemoConfig) -> None:
     from labeling.dataset.build import run_build
+    from labeling.dataset.config import MonitorConfig
+    from labeling.dataset.monitor import run_monitor
     from labeling.studio.connection import credentials_path, gateway_url
     from labeling.studio.pull import pull_export
     from labeling.studio.push import push_tasks
@@ -103,7 +105,7 @@ def run_demo(config: DemoConfig) -> None:
                       f"`srcrel pull project.name={config.project} output_dir=...` and `srcrel build ...`")
         return
 
-    console.rule("[bold]3. three simulated annotators label every sentence through the API")
+    console.rule("[bold]3. three simulated annotators take every sentence from the label stream")
     simulated = run_simulation(sim)
     for annotator in sim.annotators:
         console.print(f"{annotator.email}: accuracy {annotator.accuracy:.2f} on the reference labels "
@@ -131,8 +133,16 @@ def run_demo(config: DemoConfig) -> None:
     console.print(f"dataset: {built.rows} sentences, labels by {report['aggregation']['method']}; {splits}\n"
                   f"fingerprint {built.fingerprint}: {(out / 'dataset').resolve()} (card: README.md, figures: report.json)")
 
+    console.rule("[bold]5. the campaign monitor")
+    monitor = run_monitor(MonitorConfig(project=ProjectSettings(name=config.project), output=str(out / "monitor"),
+                                        bootstrap_n=200, studio=config.studio))
+    flagged = monitor.figures["flag"]["flagged"]
+    console.print(f"{monitor.html_path.resolve()}: progress, throughput, control accuracy, agreement so far; "
+                  f"flagged annotator(s): {', '.join(flagged) or 'none'} "
+                  f"(`srcrel monitor project.name={config.project} output=DIR every=10` during a campaign)")
+
     if config.models:
-        console.rule("[bold]5. baselines on the demo dataset")
+        console.rule("[bold]6. baselines on the demo dataset")
         _train_baselines(out, config.models)
 
     console.rule("[bold]done")

@@ -215,13 +215,14 @@ def start_server(settings: StudioSettings) -> Path:
         if not running_pid(settings, port) and port_taken(port):
             raise StudioError(f"port {port} is taken by another process: stop it or choose another with "
                               f"{'studio.port' if port == settings.port else 'studio.instance_ports'}")
-    recorded = in_use(settings).database
-    if recorded != settings.database:
-        raise ConfigError(f"{Path(settings.data_dir).resolve()} holds a Label Studio on {recorded}: start it with "
-                          f"studio.database={recorded}, or give the {settings.database} one another studio.data_dir")
     if running_pid(settings) and health(managed_url(settings)):
         settings = in_use(settings)  # already up: on the database it was started on
     else:
+        recorded = in_use(settings).database
+        if recorded != settings.database:
+            raise ConfigError(f"{Path(settings.data_dir).resolve()} holds a Label Studio on {recorded}: start it "
+                              f"with studio.database={recorded}, or give the {settings.database} one another "
+                              "studio.data_dir")
         record_database(settings)
     start_database(settings)
     _bootstrap(settings, exe)

@@ -41,6 +41,10 @@ def test_demo_runs_end_to_end(studio_settings: StudioSettings, tmp_path: Path, m
     assert report["blind"]["blind"] is True and report["blind"]["through_gateway"] == 3 * 228
     assert "**Blind: yes." in card
     assert report["aggregation"]["method"] == "dawid_skene"
+    monitor = json.loads((out / "monitor" / "monitor.json").read_text())  # the campaign monitor, same answers
+    assert monitor["progress"]["annotations"] == 3 * 228 and monitor["progress"]["sentences_done"] == 228
+    assert monitor["over_overlap"]["count"] == report["overlap"]["items_over"] == 0
+    assert (out / "monitor" / "monitor.html").is_file()
     for model in ("majority", "tfidf_logreg"):
         metrics = json.loads((out / "runs" / model / "metrics.json").read_text())
         assert 0 <= metrics["macro_f1"] <= 1

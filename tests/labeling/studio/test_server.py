@@ -15,6 +15,7 @@ from labeling.studio import api
 from labeling.studio.command import read_status
 from labeling.studio.config import Database, StudioSettings
 from labeling.studio.connection import credentials_path, resolve_connection
+from labeling.studio.database import record_database
 from labeling.studio.server import server_env, start_server, stop_server
 from srcrel_core.errors import ConfigError, StudioError
 from tests.conftest import free_port
@@ -146,8 +147,11 @@ def test_down_then_up_keeps_the_data(studio_settings: StudioSettings, tmp_path: 
 def test_a_data_dir_keeps_its_database(studio_settings: StudioSettings, tmp_path: Path) -> None:
     """The other commands follow the database `studio up` used; `up` itself refuses to switch."""
     other = Database.sqlite if studio_settings.database == Database.postgresql else Database.postgresql
+    stopped = replace(studio_settings, data_dir=str(tmp_path / "d"), port=free_port())  # its server is down
+    record_database(stopped)
     with pytest.raises(ConfigError, match=f"holds a Label Studio on {studio_settings.database}: start it with "
                                           f"studio.database={studio_settings.database}"):
-        start_server(replace(studio_settings, database=other))
+        start_server(replace(stopped, database=other))
+    assert not (tmp_path / "d" / "server.json").exists()  # nothing was started
     out = _srcrel("studio", "status", *_settings_args(studio_settings), cwd=tmp_path)  # no database= given
     assert f"database: {studio_settings.database} " in out.stdout
