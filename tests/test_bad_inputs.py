@@ -158,6 +158,26 @@ CASES = {
     "studio status: LABEL_STUDIO_URL without its key": Case(
         "studio", lambda t: ["status"], ("LABEL_STUDIO_API_KEY is not set",),
         env={"LABEL_STUDIO_URL": "http://127.0.0.1:9"}),
+    "studio up: gunicorn workers on SQLite": Case(
+        "studio", lambda t: ["up", f"studio.data_dir={t / 'out'}", "studio.workers=2"],
+        ("studio.workers > 1 need studio.database=postgresql",)),
+    "studio up: no worker at all": Case(
+        "studio", lambda t: ["up", f"studio.data_dir={t / 'out'}", "studio.workers=0"], ("studio.workers=0",)),
+    "studio up: a port out of range": Case(
+        "studio", lambda t: ["up", f"studio.data_dir={t / 'out'}", "studio.database=postgresql",
+                             "studio.database_port=70000"], ("studio.database_port=70000 is not a TCP port",)),
+    "studio up: two settings on one port": Case(
+        "studio", lambda t: ["up", f"studio.data_dir={t / 'out'}", "studio.public_port=8089"],
+        ("studio.port and studio.public_port name the same port",)),
+    "studio up: an external PostgreSQL half given": Case(
+        "studio", lambda t: ["up", f"studio.data_dir={t / 'out'}", "studio.database=postgresql"],
+        ("POSTGRE_HOST is set but POSTGRE_PORT, POSTGRE_NAME, POSTGRE_USER, POSTGRE_PASSWORD is not",),
+        env={"POSTGRE_HOST": "127.0.0.1"}),
+    "push: a negative lock wait": Case(
+        "push", lambda t: [f"input={t}", "project.name=x", "lock_wait=-1"], ("lock_wait=-1",)),
+    "push: an overlap share outside (0, 1]": Case(
+        "push", lambda t: [f"input={t}", "project.name=x", "project.overlap_share=1.5"],
+        ("project.overlap_share=1.5",)),
     "pull: a server that is not Label Studio": Case(
         "pull", lambda t: ["project.name=x", f"output_dir={t / 'out'}"], ("HTML page", "LABEL_STUDIO_URL"),
         env={"LABEL_STUDIO_URL": "{not_label_studio}", "LABEL_STUDIO_API_KEY": "0123"}),

@@ -20,7 +20,7 @@ from labeling.studio.config import Database, StudioSettings
 from labeling.studio.connection import ensure_credentials, port_taken
 from srcrel_core.errors import ConfigError, StudioError
 
-__all__ = ["DatabaseInfo", "database_env", "describe_database", "in_use", "record_database", "start_database",
+__all__ = ["DatabaseInfo", "check_external", "database_env", "describe_database", "in_use", "record_database", "start_database",
            "stop_database"]
 
 EXTERNAL_VARS = ("POSTGRE_HOST", "POSTGRE_PORT", "POSTGRE_NAME", "POSTGRE_USER", "POSTGRE_PASSWORD")
@@ -56,8 +56,9 @@ def in_use(settings: StudioSettings) -> StudioSettings:
     """The settings with the database the managed server in this data dir was started on: every
     other command (push, pull, simulate, status, down) follows it without being told again."""
     path = _record_path(settings)
-    if not path.is_file():
-        return settings
+    if not path.is_file():  # a data dir from before the record: its SQLite file says which
+        sqlite = (Path(settings.data_dir).resolve() / "label_studio.sqlite3").is_file()
+        return replace(settings, database=Database.sqlite) if sqlite else settings
     recorded = json.loads(path.read_text(encoding="utf-8"))
     return replace(settings, database=Database(recorded["database"]), database_port=int(recorded["database_port"]))
 
@@ -81,16 +82,21 @@ def describe_database(settings: StudioSettings) -> DatabaseInfo:
                         f"{_cluster(settings)})", managed=True)
 
 
+def check_external() -> None:
+    """With POSTGRE_HOST set (an existing server), every variable Label Studio needs must be."""
+    missing = [var for var in EXTERNAL_VARS if not os.environ.get(var)]
+    if _external() and missing:
+        raise ConfigError(f"POSTGRE_HOST is set but {', '.join(missing)} is not: export all of "
+                          f"{', '.join(EXTERNAL_VARS)} for an external PostgreSQL, or unset POSTGRE_HOST "
+                          "to let srcrel run its own")
+
+
 def database_env(settings: StudioSettings) -> dict[str, str]:
     """The variables that point Label Studio at its database."""
     if settings.database == Database.sqlite:
         return {"DJANGO_DB": "sqlite"}
     if _external():
-        missing = [var for var in EXTERNAL_VARS if not os.environ.get(var)]
-        if missing:
-            raise ConfigError(f"POSTGRE_HOST is set but {', '.join(missing)} is not: export all of "
-                              f"{', '.join(EXTERNAL_VARS)} for an external PostgreSQL, or unset POSTGRE_HOST "
-                              "to let srcrel run its own")
+        check_external()
         return {"DJANGO_DB": "default"} | {var: os.environ[var] for var in EXTERNAL_VARS}
     return {"DJANGO_DB": "default", "POSTGRE_HOST": "127.0.0.1", "POSTGRE_PORT": str(settings.database_port),
             "POSTGRE_NAME": _NAME, "POSTGRE_USER": _USER,
@@ -134,7 +140,11 @@ def _hand_to_service_account(path: Path) -> None:
     """As root, the cluster belongs to the postgres account, which must be able to reach it."""
     if os.geteuid() != 0:
         return
-    account = pwd.getpwnam(_SERVICE_ACCOUNT)
+    try:
+        account = pwd.getpwnam(_SERVICE_ACCOUNT)
+    except KeyError:
+        raise ConfigError(f"no `{_SERVICE_ACCOUNT}` account on this machine (PostgreSQL runs as it when srcrel runs "
+                          "as root): run `make postgres-install` (Debian's postgresql package creates it)") from None
     shutil.chown(path, account.pw_uid, account.pw_gid)
     if path.is_dir():  # the data dir above it: traversable, not listable, for the postgres account
         path.parent.chmod(path.parent.stat().st_mode | 0o011)
@@ -181,9 +191,11 @@ def start_database(settings: StudioSettings) -> DatabaseInfo:
     options += "-c max_connections=200"
     _run(settings, ["pg_ctl", "-D", str(_cluster(settings) / "data"), "-l", str(_cluster(settings) / "postgres.log"),
                     "-w", "-t", "60", "-o", options, "start"], what="start")
-    if fresh:
-        _run(settings, ["createdb", "-h", "127.0.0.1", "-p", str(settings.database_port), "-U", _USER, _NAME],
-             what="createdb", env={"PGPASSWORD": password})
+    made = _run(settings, ["createdb", "-h", "127.0.0.1", "-p", str(settings.database_port), "-U", _USER, _NAME],
+                what="createdb", env={"PGPASSWORD": password}, check=False)  # every start: a half-made cluster heals
+    if made.returncode != 0 and "already exists" not in made.stderr:
+        raise StudioError(f"PostgreSQL createdb failed (code {made.returncode}): {made.stderr.strip()[-300:]}; see "
+                          f"{_cluster(settings) / 'postgres.log'}")
     return info
 
 

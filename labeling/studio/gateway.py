@@ -176,8 +176,10 @@ class Gateway:
         except (httpx.TransportError, UpstreamError) as exc:
             log.warning("Label Studio did not answer %s %s: %s", request.method, request.url.path,
                         type(exc).__name__)
-            return JSONResponse({"detail": "Label Studio is not answering: nothing was saved, try again in a "
-                                           "minute"}, status_code=502)
+            unsent = isinstance(exc, httpx.ConnectError | UpstreamError)  # refused before it reached Label Studio
+            detail = "nothing was saved" if unsent else "what was sent may or may not be saved: reload to check"
+            return JSONResponse({"detail": f"Label Studio is not answering ({detail}); try again in a minute"},
+                                status_code=502)
 
     async def _handle(self, request: Request) -> Response:
         path, query = request.url.path, dict(request.query_params)

@@ -5,7 +5,9 @@ description names the holder. Creating a project is not atomic against a concurr
 every contender creates its own marker, waits for concurrent commits to land, then lists the
 markers: the lowest id holds the lock, every other contender deletes its marker and waits (up to
 push.lock_wait seconds) or fails in one line. A marker left by a push that died is taken over
-when its holder's process is gone (same machine) or it is older than push.lock_stale seconds.
+when its holder's process is gone (same machine) or it is older than push.lock_stale seconds
+(there is no heartbeat: a push running longer than that can be taken over; raise lock_stale).
+On PostgreSQL ids are not always committed in id order; the settle time covers that in practice.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -31,8 +34,12 @@ _SETTLE = 0.5  # seconds for a concurrent creator's insert to commit before the 
 log = logging.getLogger(__name__)
 
 
+def _machine() -> str:  # a host name is not unique (containers): the hardware address narrows it
+    return f"host={socket.gethostname()} node={uuid.getnode():x}"
+
+
 def _holder() -> str:
-    return f"host={socket.gethostname()} pid={os.getpid()} since={datetime.now(UTC).isoformat(timespec='seconds')}"
+    return f"{_machine()} pid={os.getpid()} since={datetime.now(UTC).isoformat(timespec='seconds')}"
 
 
 def _parse(holder: str) -> dict[str, str]:
@@ -42,7 +49,8 @@ def _parse(holder: str) -> dict[str, str]:
 def _stale(marker: api.Marker, stale_after: float) -> bool:
     fields = _parse(marker.holder)
     pid = fields.get("pid", "")
-    if fields.get("host") == socket.gethostname() and pid.isdigit() and not psutil.pid_exists(int(pid)):
+    here = dict(part.split("=", 1) for part in _machine().split())
+    if all(fields.get(k) == v for k, v in here.items()) and pid.isdigit() and not psutil.pid_exists(int(pid)):
         return True  # its push died on this machine
     try:
         since = datetime.fromisoformat(fields.get("since", ""))
@@ -57,6 +65,7 @@ def project_lock(client: Any, name: str, *, wait: float, stale_after: float,
     """Hold the push lock of project NAME for the duration of the block."""
     title = f"{LOCK_PREFIX}{name}"
     deadline = time.monotonic() + wait
+    waited = False
     while True:
         mine = api.create_marker(client, title, _holder())
         sleep(_SETTLE)
@@ -73,6 +82,10 @@ def project_lock(client: Any, name: str, *, wait: float, stale_after: float,
             raise StudioError(f"another push to project {name!r} is running ({first.holder}): wait for it to end "
                               f"or raise push.lock_wait=SECONDS (now {wait:g}); a marker left by a push that "
                               f"died is project {first.id} titled {title!r}")
+        if not waited:
+            log.warning("another push to project %r is running (%s): waiting up to %g s for it", name,
+                        first.holder, wait)
+            waited = True
         sleep(min(2.0, max(0.0, deadline - time.monotonic())))
     try:
         yield

@@ -114,15 +114,24 @@ def in_overlap_sample(sentence_id: str, share: float, seed: int) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
-def _apply_overlap(client: Any, ledger: Any, state: Path, singles: list[str]) -> int:
-    """Give the sentences outside the overlap sample one annotator; resumable (state/overlap_1.txt
-    lists those done). Returns how many tasks this call changed."""
-    done_path = state / "overlap_1.txt"
-    done = set(done_path.read_text(encoding="utf-8").split()) if done_path.is_file() else set()
-    todo = {ledger.tasks[sid]: sid for sid in singles if sid in ledger.tasks and sid not in done}
+def _overlap_files(state: Path, project_id: int) -> tuple[Path, Path]:
+    """Sentences imported with one annotator (written before their import) and those whose task
+    Label Studio already holds at overlap 1; per project id, so a recreated project starts afresh."""
+    return state / f"overlap_1-{project_id}.todo", state / f"overlap_1-{project_id}.done"
+
+
+def _read_ids(path: Path) -> set[str]:
+    return set(path.read_text(encoding="utf-8").split()) if path.is_file() else set()
+
+
+def _apply_overlap(client: Any, ledger: Any, state: Path) -> int:
+    """Set overlap 1 on the imported tasks planned for one annotator (resumable: a push killed
+    half-way finishes the job on its next run). Returns how many tasks this call changed."""
+    todo_path, done_path = _overlap_files(state, ledger.project_id)
+    pending = _read_ids(todo_path) - _read_ids(done_path)
+    todo = {ledger.tasks[sid]: sid for sid in sorted(pending) if sid in ledger.tasks}
     if not todo:
         return 0
-    state.mkdir(parents=True, exist_ok=True)
     with done_path.open("a", encoding="utf-8") as out:
         def record(task_id: int) -> None:
             out.write(todo[task_id] + "\n")
@@ -151,17 +160,20 @@ def _create_annotators(client: Any, emails: list[str], settings: StudioSettings,
 
 
 def push_tasks(config: PushConfig) -> PushResult:
+    share = config.project.overlap_share
+    if config.chunk_size < 1 or config.project.maximum_annotations < 1:
+        raise ConfigError("chunk_size and project.maximum_annotations must be at least 1")
+    if config.lock_wait < 0 or config.lock_stale <= 0:
+        raise ConfigError(f"lock_wait={config.lock_wait} and lock_stale={config.lock_stale}: give seconds, "
+                          "lock_wait >= 0 and lock_stale > 0 (e.g. lock_wait=600 lock_stale=21600)")
+    if not 0 < share <= 1:
+        raise ConfigError(f"project.overlap_share={share}: give the share of sentences labelled by "
+                          "project.maximum_annotations annotators, in (0, 1], e.g. project.overlap_share=0.2")
     rows, raw = read_tasks(Path(config.input))
     label_set = load_label_set(config.label_set)
     label_config = build_label_config(label_set)
     version, instructions = read_guidelines(Path(config.guidelines))
     batch = config.batch or hashlib.sha256(raw).hexdigest()[:12]
-    if config.chunk_size < 1 or config.project.maximum_annotations < 1:
-        raise ConfigError("chunk_size and project.maximum_annotations must be at least 1")
-    share = config.project.overlap_share
-    if not 0 < share <= 1:
-        raise ConfigError(f"project.overlap_share={share}: give the share of sentences labelled by "
-                          "project.maximum_annotations annotators, in (0, 1], e.g. project.overlap_share=0.2")
     check_progress_mode(config.progress)
     state = state_dir_for(config.state_dir, config.project.name)
     reference = config.controls.reference
@@ -198,13 +210,21 @@ def push_tasks(config: PushConfig) -> PushResult:
         payloads = {r["sentence_id"]: {"data": {**r, "guidelines_version": version, "srcrel_batch": batch,
                                                 "srcrel_overlap": overlap[r["sentence_id"]]}}
                     for r in add_context(rows, config.interface)}
-        missing = sum(1 for sid in payloads if sid not in ledger.tasks)
-        with progress_bar("importing chunks", total=-(-missing // config.chunk_size), mode=config.progress) as advance:
+        missing = [sid for sid in payloads if sid not in ledger.tasks]
+        singles = [sid for sid in missing if overlap[sid] == 1 and k > 1]
+        if singles:  # a sentence's overlap is fixed when it is imported: recorded first, set right after
+            state.mkdir(parents=True, exist_ok=True)
+            with _overlap_files(state, project.id)[0].open("a", encoding="utf-8") as out:
+                out.write("".join(f"{sid}\n" for sid in singles))
+        with progress_bar("importing chunks", total=-(-len(missing) // config.chunk_size),
+                          mode=config.progress) as advance:
+            def after_chunk() -> None:  # the window in which a single is served to k annotators: one chunk
+                advance()
+                _apply_overlap(client, ledger, state)
             imported = import_missing(client, ledger, payloads, chunk_size=config.chunk_size,
-                                      timeout=config.timeout, retries=config.retries, advance=advance)
+                                      timeout=config.timeout, retries=config.retries, advance=after_chunk)
         removed += reconcile(client, ledger)  # a late commit of a timed-out chunk shows up here
-        if k > 1:
-            _apply_overlap(client, ledger, state, [sid for sid, n in overlap.items() if n == 1])
+        _apply_overlap(client, ledger, state)
     return PushResult(project_id=project.id, project_created=not existed, url=conn.url, total=len(rows),
                       imported=imported, overlapped=sum(1 for n in overlap.values() if n > 1 or k == 1), duplicates_removed=removed, guidelines_version=version,
                       controls_path=controls_path, annotator_files=annotator_files)

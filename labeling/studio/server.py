@@ -29,6 +29,7 @@ from labeling.studio.connection import (
     port_taken,
 )
 from labeling.studio.database import (
+    check_external,
     database_env,
     describe_database,
     in_use,
@@ -203,6 +204,26 @@ def _start_instance(settings: StudioSettings, exe: Path, port: int) -> None:
                   pid_file=_pid_path(settings, port), tail=_log_tail(settings))
 
 
+def _check_settings(settings: StudioSettings) -> None:
+    ports = {"studio.port": settings.port, "studio.public_port": settings.public_port,
+             "studio.database_port": settings.database_port,
+             **{f"studio.instance_ports[{i}]": p for i, p in enumerate(settings.instance_ports)}}
+    if settings.database != Database.postgresql:
+        ports.pop("studio.database_port")
+    if not settings.gateway:
+        ports.pop("studio.public_port")
+    for name, port in ports.items():
+        if not 1 <= port <= 65535:
+            raise ConfigError(f"{name}={port} is not a TCP port: give one in 1-65535")
+    clash = [name for name, port in ports.items() if list(ports.values()).count(port) > 1]
+    if clash:
+        raise ConfigError(f"{' and '.join(clash)} name the same port: give each its own")
+    if settings.workers < 1:
+        raise ConfigError(f"studio.workers={settings.workers}: give 1 (label-studio start) or more (gunicorn)")
+    if settings.database == Database.postgresql:
+        check_external()
+
+
 def start_server(settings: StudioSettings) -> Path:
     """Start the database (srcrel's own PostgreSQL, if chosen), the managed server and its extra
     instances, and the annotator gateway in front of them (unless studio.gateway=false); return once
@@ -210,6 +231,7 @@ def start_server(settings: StudioSettings) -> Path:
     if (settings.instance_ports or settings.workers > 1) and settings.database != Database.postgresql:
         raise ConfigError("studio.instance_ports and studio.workers > 1 need studio.database=postgresql: several "
                           "Label Studio processes cannot share one SQLite file safely")
+    _check_settings(settings)
     exe = _executable(settings)
     for port in [settings.port, *settings.instance_ports]:  # before anything is started
         if not running_pid(settings, port) and port_taken(port):

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from labeling.annotations.export import parse_export
-from labeling.dataset.config import MonitorConfig
+from labeling.dataset.build import run_build
+from labeling.dataset.config import BuildConfig, MonitorConfig
 from labeling.dataset.monitor import NO_OVERLAP, compute_figures, run_monitor
 from labeling.dataset.monitor_page import format_figure, render_page
 from labeling.studio import api
@@ -107,6 +108,17 @@ def test_monitor_page_of_a_real_campaign_matches_its_json(
     assert sum(a["control_items"] for a in figures["annotators"]) > 0
     assert [p.name for p in sorted((out / "pull").iterdir())] == [  # the latest export only
         Path(figures["export"]["file"]).name, Path(figures["export"]["file"]).name + ".meta.json"]
+    # the same export through `srcrel build`: the monitor's figures are report.json's
+    built = run_build(to_dataclass(compose_stage_config("build", [
+        f"export={out / 'pull' / figures['export']['file']}", f"output_dir={tmp_path / 'built'}",
+        f"controls={pushed.controls_path}", "agreement.bootstrap_n=200"]), BuildConfig))
+    report = built.report
+    assert progress["annotations"] == report["export"]["reconciliation"]["kept"]
+    assert progress["skipped"] == report["export"]["reconciliation"]["dropped"]["cancelled"]
+    assert figures["over_overlap"]["count"] == report["overlap"]["items_over"]
+    assert figures["agreement"]["paired_sentences"] == report["agreement"]["paired_items"]
+    for measure in ("krippendorff_alpha", "observed"):
+        assert figures["agreement"][measure]["value"] == round(report["agreement"][measure]["value"], 4)
 
     requests: list[str] = []
     failed: list[str] = []

@@ -276,6 +276,7 @@ def test_two_pushes_at_once_make_one_project_with_each_sentence_once(
     assert [proc.returncode for proc in procs] == [0, 0], outs
     imported = sorted(int(out.split(": ")[1].split(" task")[0]) for out, _ in outs)
     assert imported == [0, 1500], outs  # the second waited for the first, then found nothing to do
+    assert sum("is running" in out + err and "waiting up to" in out + err for out, err in outs) == 1, outs
     client = _client(studio_settings)
     project = api.find_project(client, "racing")  # raises if two projects have the title
     assert project is not None
