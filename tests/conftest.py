@@ -49,21 +49,23 @@ def studio_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio
     stop_server(settings)
 
 
-def write_ingest_dir(path: Path, n: int, *, prefix: str = "s", texts: dict[int, str] | None = None) -> Path:
-    """An ingest-shaped output dir (sentences.jsonl + tasks.json) with N sentences."""
+def write_ingest_dir(path: Path, n: int, *, prefix: str = "s", texts: dict[int, str] | None = None,
+                     per_article: int = 20) -> Path:
+    """An ingest-shaped output dir (sentences.jsonl + tasks.json) with N sentences, PER_ARTICLE to
+    an article."""
     path.mkdir(parents=True, exist_ok=True)
     texts = texts or {}
     sentences, tasks = [], []
     for i in range(n):
         text = texts.get(i, f"Sentence {i} of the test corpus, said the minister.")
         sid = f"{prefix}{i:06d}"
-        sentences.append({"sentence_id": sid, "article_id": f"a{i // 20}", "index": i % 20, "text": text,
+        sentences.append({"sentence_id": sid, "article_id": f"a{i // per_article}", "index": i % per_article, "text": text,
                           "char_start": 0, "char_end": len(text), "lang": "en",
-                          "prev_text": f"Before {i}.", "next_text": f"After {i}.", "title": f"Article {i // 20}",
+                          "prev_text": f"Before {i}.", "next_text": f"After {i}.", "title": f"Article {i // per_article}",
                           "url": "", "outlet": "test", "published": "", "source": "test", "boilerplate": False})
-        tasks.append({"data": {"sentence_id": sid, "article_id": f"a{i // 20}", "index": i % 20,
+        tasks.append({"data": {"sentence_id": sid, "article_id": f"a{i // per_article}", "index": i % per_article,
                                "sentence": text, "prev_sentence": f"Before {i}.",
-                               "next_sentence": f"After {i}.", "title": f"Article {i // 20}", "lang": "en"}})
+                               "next_sentence": f"After {i}.", "title": f"Article {i // per_article}", "lang": "en"}})
     (path / "sentences.jsonl").write_text("".join(json.dumps(s) + "\n" for s in sentences), encoding="utf-8")
     (path / "tasks.json").write_text(json.dumps(tasks), encoding="utf-8")
     return path

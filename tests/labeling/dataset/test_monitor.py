@@ -64,7 +64,7 @@ def test_monitor_page_of_a_real_campaign_matches_its_json(
     sync_api = pytest.importorskip("playwright.sync_api")
     from tests.browser import launch
 
-    src = ingest_dir(12)
+    src = ingest_dir(12, per_article=3)  # four articles: enough for build's grouped splits
     reference = tmp_path / "reference.jsonl"
     truth = {f"s{i:06d}": LABELS[i % 3] for i in range(12)}
     reference.write_text("".join(json.dumps({"sentence_id": s, "label": lab}) + "\n"
