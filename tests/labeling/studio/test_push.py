@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -274,7 +275,8 @@ def test_two_pushes_at_once_make_one_project_with_each_sentence_once(
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
     outs = [proc.communicate(timeout=600) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], outs
-    imported = sorted(int(out.split(": ")[1].split(" task")[0]) for out, _ in outs)
+    lines = [next(line for line in out.splitlines() if line.startswith("project ")) for out, _ in outs]
+    imported = sorted(int(line.split(": ")[1].split(" task")[0]) for line in lines)
     assert imported == [0, 1500], outs  # the second waited for the first, then found nothing to do
     assert sum("is running" in out + err and "waiting up to" in out + err for out, err in outs) == 1, outs
     client = _client(studio_settings)
@@ -299,7 +301,8 @@ def test_a_held_lock_makes_a_second_push_fail_in_one_line_and_a_dead_one_is_take
     api.delete_project(client, live)
     gone = subprocess.Popen(["true"])  # a pid that no longer runs: its push died
     gone.wait()
-    api.create_marker(client, title, f"host={socket.gethostname()} pid={gone.pid} since=2099-01-01T00:00:00+00:00")
+    machine = f"host={socket.gethostname()} node={uuid.getnode():x}"
+    api.create_marker(client, title, f"{machine} pid={gone.pid} since=2099-01-01T00:00:00+00:00")
     assert _push(studio_settings, src, "held", tmp_path, "lock_wait=0").imported == 10
     assert _markers(studio_settings, "held") == []
 
