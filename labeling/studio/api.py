@@ -11,6 +11,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -256,10 +257,12 @@ def set_overlap(client: LabelStudio, task_ids: Sequence[int], overlap: int,
     """Set the per-task overlap Label Studio's label stream honours (PATCH /api/tasks/ID, before any
     answer: it does not recompute is_labeled). The project's own overlap cohort is unseeded and
     re-drawn on every import, so srcrel keeps the cohort at 100% and sets the exceptions itself."""
-    with studio_errors(_url(client), "setting task overlap"):
-        for task_id in task_ids:
-            client.tasks.update(id=str(task_id), overlap=overlap)
-            done(task_id)
+    with studio_errors(_url(client), "setting task overlap"), ThreadPoolExecutor(4) as pool:
+        # ~0.2 s each in Label Studio (it loads the task through the Data Manager's query): 4 at once
+        futures = {pool.submit(client.tasks.update, id=str(task_id), overlap=overlap): task_id for task_id in task_ids}
+        for future in as_completed(futures):
+            future.result()
+            done(futures[future])  # recorded by the caller's thread only
 
 
 @dataclass(frozen=True)
