@@ -133,21 +133,31 @@ def log_in(base: str, login: dict[str, str]) -> requests.Session:
     return session
 
 
+def timed_post(session: requests.Session, url: str, body: dict[str, Any], kind: str,
+               log: UserLog) -> requests.Response | None:
+    """POST, recording its latency and status under `kind` ("next" | "submit"); None (after a
+    short pause: a refused connection fails at once, do not spin) when no answer came."""
+    t0 = time.perf_counter()
+    try:
+        answer = session.post(url, json=body, timeout=120)
+    except requests.RequestException:
+        log.statuses[f"{kind} error"] += 1
+        time.sleep(0.5)
+        return None
+    (log.next_s if kind == "next" else log.submit_s).append(time.perf_counter() - t0)
+    log.statuses[f"{kind} {answer.status_code}"] += 1
+    return answer
+
+
 def annotate(session: requests.Session, base: str, project: int, *, labels: tuple[str, ...], deadline: float,
              budget: Budget, seed: int, log: UserLog, think: float = 0.0) -> None:
     """One annotator's loop: next task, then (after `think` seconds on average of reading, 0 by
     default: as fast as the server answers) an answer or a skip, until done, time or cap."""
     rng = random.Random(seed)
     while time.monotonic() < deadline:
-        t0 = time.perf_counter()
-        try:
-            nxt = session.post(f"{base}/api/dm/actions?id=next_task&project={project}", json={}, timeout=120)
-        except requests.RequestException:
-            log.statuses["next error"] += 1
-            time.sleep(0.5)  # a refused connection fails at once: do not spin
+        nxt = timed_post(session, f"{base}/api/dm/actions?id=next_task&project={project}", {}, "next", log)
+        if nxt is None:
             continue
-        log.next_s.append(time.perf_counter() - t0)
-        log.statuses[f"next {nxt.status_code}"] += 1
         if nxt.status_code == 404:  # the label stream has nothing left for this user
             return
         if not nxt.ok:
@@ -165,16 +175,8 @@ def annotate(session: requests.Session, base: str, project: int, *, labels: tupl
             body = {"lead_time": lead_time, "result": [{"from_name": "label", "to_name": "sentence", "type": "choices",
                                                         "value": {"choices": [rng.choice(labels)]}}]}
         log.attempted += 1
-        t0 = time.perf_counter()
-        try:
-            made = session.post(f"{base}/api/tasks/{task}/annotations?project={project}", json=body, timeout=120)
-        except requests.RequestException:
-            log.statuses["submit error"] += 1
-            time.sleep(0.5)  # a refused connection fails at once: do not spin
-            continue
-        log.submit_s.append(time.perf_counter() - t0)
-        log.statuses[f"submit {made.status_code}"] += 1
-        if made.ok:
+        made = timed_post(session, f"{base}/api/tasks/{task}/annotations?project={project}", body, "submit", log)
+        if made is not None and made.ok:
             log.acknowledged[int(made.json()["id"])] = task
 
 

@@ -8,6 +8,7 @@ the page shows sits in an element whose `data-figure` names its path in monitor.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Sequence
 from html import escape
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never a window
+logging.getLogger("matplotlib.category").setLevel(logging.WARNING)  # annotator ids as labels: not news
 import matplotlib.pyplot as plt
 
 __all__ = ["format_figure", "render_page"]

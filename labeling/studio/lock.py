@@ -49,7 +49,7 @@ def _parse(holder: str) -> dict[str, str]:
 def _stale(marker: api.Marker, stale_after: float) -> bool:
     fields = _parse(marker.holder)
     pid = fields.get("pid", "")
-    here = dict(part.split("=", 1) for part in _machine().split())
+    here = _parse(_machine())
     if all(fields.get(k) == v for k, v in here.items()) and pid.isdigit() and not psutil.pid_exists(int(pid)):
         return True  # its push died on this machine
     try:

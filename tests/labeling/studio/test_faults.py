@@ -28,11 +28,12 @@ from srcrel.cli import compose_stage_config
 from srcrel_core.settings import to_dataclass
 from tests.conftest import STUDIO_EXECUTABLE, free_port, write_ingest_dir
 from tests.labeling.studio.test_gateway import _session
+from tests.labeling.studio.test_pull import _choice
 
 REPO = Path(__file__).resolve().parents[3]
 pytestmark = [pytest.mark.studio]
 ANNOTATOR = "fault-ann@example.com"
-RESULT = [{"from_name": "label", "to_name": "sentence", "type": "choices", "value": {"choices": ["opinion"]}}]
+RESULT = _choice("opinion")
 
 
 @pytest.fixture(scope="module")

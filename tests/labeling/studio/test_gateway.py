@@ -22,6 +22,7 @@ from labeling.studio.push import PushResult, push_tasks
 from srcrel.cli import compose_stage_config
 from srcrel_core.settings import to_dataclass
 from tests.browser import launch, log_in
+from tests.labeling.studio.test_pull import _choice
 
 REPO = Path(__file__).resolve().parents[3]
 pytestmark = [pytest.mark.studio]
@@ -351,7 +352,7 @@ def test_bodies_carry_only_what_annotating_needs(campaign: Campaign, studio_sett
     admin = {"Authorization": f"Token {conn.api_key}"}
     fresh = _unanswered_by(admin_client, pid, campaign.ids[A])
     other_task = min(t for t, _ in api.list_task_refs(admin_client, other))
-    result = [{"from_name": "label", "to_name": "sentence", "type": "choices", "value": {"choices": ["opinion"]}}]
+    result = _choice("opinion")
     # a form body could carry keys the gateway cannot see: refused
     form = requests.post(f"{base}/api/tasks/{fresh}/annotations/?project={pid}", timeout=30, headers=token,
                          data={"completed_by": campaign.ids[B], "result": json.dumps(result)})
@@ -384,7 +385,7 @@ def test_an_annotator_keeps_their_own_drafts(campaign: Campaign, studio_settings
     base, pid = gateway_url(studio_settings), campaign.project.project_id
     token = {"Authorization": f"Token {campaign.tokens[A]}"}
     task = sorted(t for t, _ in api.list_task_refs(admin_client, pid))[2]
-    result = [{"from_name": "label", "to_name": "sentence", "type": "choices", "value": {"choices": ["sourced"]}}]
+    result = _choice("sourced")
     draft = requests.post(f"{base}/api/tasks/{task}/drafts?project={pid}", json={"result": result, "lead_time": 2},
                           headers=token, timeout=30)
     assert draft.status_code == 201, draft.text[:200]
@@ -425,7 +426,7 @@ def test_a_second_answer_to_the_same_task_is_refused(campaign: Campaign, studio_
     base, pid = gateway_url(studio_settings), campaign.project.project_id
     token = {"Authorization": f"Token {campaign.tokens[B]}"}
     task = sorted(t for t, _ in api.list_task_refs(admin_client, pid))[3]
-    result = [{"from_name": "label", "to_name": "sentence", "type": "choices", "value": {"choices": ["opinion"]}}]
+    result = _choice("opinion")
     first = requests.post(f"{base}/api/tasks/{task}/annotations/?project={pid}", json={"result": result},
                           headers=token, timeout=30)
     assert first.status_code == 201
@@ -441,7 +442,7 @@ def test_simultaneous_submits_of_one_answer_store_it_once(campaign: Campaign, st
     base, pid = gateway_url(studio_settings), campaign.project.project_id
     token = {"Authorization": f"Token {campaign.tokens[B]}"}
     task = sorted(t for t, _ in api.list_task_refs(admin_client, pid))[4]
-    result = [{"from_name": "label", "to_name": "sentence", "type": "choices", "value": {"choices": ["opinion"]}}]
+    result = _choice("opinion")
     barrier = threading.Barrier(4)
 
     def submit(_: int) -> int:

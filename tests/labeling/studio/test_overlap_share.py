@@ -23,7 +23,7 @@ from labeling.studio.simulate import run_simulation
 from srcrel.cli import compose_stage_config
 from srcrel_core.settings import to_dataclass
 from tests.labeling.studio.test_gateway import _session
-from tests.labeling.studio.test_pull import pull
+from tests.labeling.studio.test_pull import _choice, pull
 
 REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.studio
@@ -90,7 +90,7 @@ def test_concurrent_annotators_through_the_gateway_never_exceed_the_overlap(
     pushed = push_tasks(push)
     sessions = [_session(studio_settings, json.loads(path.read_text())) for path in pushed.annotator_files]
     base, pid = gateway_url(studio_settings), pushed.project_id
-    result = [{"from_name": "label", "to_name": "sentence", "type": "choices", "value": {"choices": ["opinion"]}}]
+    result = _choice("opinion")
     start = threading.Barrier(len(sessions))
 
     def annotate(session: requests.Session) -> list[int]:
