@@ -11,13 +11,18 @@ from collections.abc import Sequence
 
 from datasets import ClassLabel, Features, List, Value
 
-__all__ = ["MODEL_COLUMNS", "SPLITS", "TEXT_COLUMNS", "dataset_features"]
+__all__ = ["LOOP_COLUMNS", "MODEL_COLUMNS", "SPLITS", "TEXT_COLUMNS", "dataset_features"]
 
 SPLITS = ("train", "validation", "test")
 TEXT_COLUMNS = ("sentence_id", "article_id", "text", "prev_text", "next_text", "lang", "title",
                 "url", "outlet", "published", "guidelines_version")
 # what a model sees of a row (training/data.py); the other text columns are provenance
 MODEL_COLUMNS = ("sentence_id", "article_id", "text", "prev_text", "next_text", "lang", "label")
+# how a sentence came to be labelled (`srcrel loop next`): its round (null: pushed by plain
+# `srcrel push`), whether it is in the uniform-random audit sample, the strategy that chose it,
+# whether annotators saw the model's answer pre-filled, and that answer
+LOOP_COLUMNS = {"round": Value("int32"), "audit": Value("bool"), "strategy": Value("string"),
+                "prefilled": Value("bool"), "model_label": Value("string")}
 ANNOTATION = {"worker": Value("string"), "label": Value("string"), "lead_time": Value("float32"),
               "origin": Value("string")}
 
@@ -33,4 +38,5 @@ def dataset_features(label_names: Sequence[str], *, text_columns: Sequence[str] 
         "soft_label": List(Value("float32")),
         **({"annotations": List(ANNOTATION)} if annotations else {}),
         "agreement": Value("float32"),
+        **(LOOP_COLUMNS if annotations else {}),
     })

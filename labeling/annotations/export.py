@@ -43,9 +43,12 @@ DROP_REASONS: tuple[DropReason, ...] = ("cancelled", "ground_truth", "empty_resu
                                         "multiple_labels", "unknown_label", "superseded", "over_overlap")
 # srcrel_overlap: the annotators push asked for (project.maximum_annotations, or 1 outside the
 # overlap sample); guidelines_version stays last (see parse_export)
+# loop_*: what `srcrel loop next` recorded when it chose the sentence (srcrel/loop/run.py)
 _TASK_FIELDS = {"article_id": "article_id", "sentence": "text", "prev_sentence": "prev_text",
                 "next_sentence": "next_text", "lang": "lang", "title": "title",
-                "srcrel_overlap": "overlap", "guidelines_version": "guidelines_version"}
+                "srcrel_overlap": "overlap", "loop_round": "round", "loop_audit": "audit",
+                "loop_strategy": "strategy", "loop_prefilled": "prefilled",
+                "loop_model_label": "model_label", "guidelines_version": "guidelines_version"}
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,7 @@ def parse_export(
                     raise _fail(path, reader, f"task #{n_tasks} (id {ls_id}) has no data.sentence_id")
                 sid = str(data["sentence_id"])
                 if sid not in tasks:
-                    tasks[sid] = tuple([str(data.get(k) or "") for k in _TASK_FIELDS])
+                    tasks[sid] = tuple([_task_value(data.get(k)) for k in _TASK_FIELDS])
                     task_codes[sid] = len(task_codes)
                 version = codes["version"].setdefault(tasks[sid][-1], len(codes["version"]))
                 task_code, is_control = task_codes[sid], sid in control_ids
@@ -245,6 +248,15 @@ def parse_export(
                         ground_truth=pd.Series(gt["raw_label"].to_numpy(), index=gt["task"].to_numpy(),
                                                name="label", dtype="object"),
                         reconciliation=reconciliation)
+
+
+def _task_value(value: Any) -> str:
+    """A task field as text: missing is "", a flag "true"/"false", round 0 stays "0"."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _categorical(values: pd.Series, names: dict[str, int]) -> pd.Series:

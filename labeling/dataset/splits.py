@@ -109,6 +109,18 @@ def _annotation_lists(annotations: pd.DataFrame, order: pd.Index) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
 
 
+def _loop_columns(items: pd.DataFrame) -> dict[str, pa.Array]:
+    """The loop's record of each sentence (empty task fields for sentences it did not push)."""
+    def text(name: str) -> pd.Series:
+        return items[name].fillna("").astype(str) if name in items else pd.Series([""] * len(items))
+    rounds = pd.to_numeric(text("round").replace("", None), errors="coerce")
+    return {"round": pa.array(rounds.to_numpy(dtype="float64"), pa.float64(), from_pandas=True).cast(pa.int32()),
+            "audit": pa.array((text("audit") == "true").to_numpy(), pa.bool_()),
+            "strategy": pa.array(text("strategy").to_numpy(), pa.string()),
+            "prefilled": pa.array((text("prefilled") == "true").to_numpy(), pa.bool_()),
+            "model_label": pa.array(text("model_label").to_numpy(), pa.string())}
+
+
 def _fingerprint(tables: dict[str, pa.Table]) -> str:
     digest = hashlib.sha256()
 
@@ -155,6 +167,7 @@ def build_dataset(items: pd.DataFrame, annotations: pd.DataFrame, *, label_names
             pa.list_(pa.float32())),
         "annotations": _annotation_lists(annotations, pd.Index(items["sentence_id"])),
         "agreement": pa.array(items["agreement"].to_numpy(dtype="float32"), pa.float32()),
+        **_loop_columns(items),
     }
     table = pa.table(columns).cast(features.arrow_schema)
     tables = {name: table.filter(pa.array(split == name)).combine_chunks() for name in SPLITS}
