@@ -51,14 +51,16 @@ STAGES: dict[str, Stage] = {
                      "Label Studio project -> monitor.html (progress, agreement, flags), every=MIN"),
     "adjudicate": Stage("adjudicate", "labeling.studio.adjudicate:run_from_config",
                         "push | pull: adjudication queue <-> a Label Studio project"),
+    "loop": Stage("loop", "srcrel.loop.run:run_from_config",
+                  "next | status: active-learning rounds (train, choose a batch with an audit share, push)"),
     "demo": Stage("demo", "srcrel.demo:run_from_config", "the whole workflow on the bundled example corpus"),
 }
 
 # stages whose first bare word is a setting: `srcrel studio up` means `srcrel studio action=up`
-_ACTION_STAGES = {"studio": "action", "adjudicate": "action"}
+_ACTION_STAGES = {"studio": "action", "adjudicate": "action", "loop": "action"}
 # the modules whose `register()` puts their schemas in Hydra's ConfigStore
 _SCHEMA_MODULES = ("labeling.ingest.config", "labeling.studio.config", "labeling.dataset.config",
-                   "training.config", "srcrel.demo")
+                   "training.config", "srcrel.loop.config", "srcrel.demo")
 
 
 def register_configs() -> None:

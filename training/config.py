@@ -25,6 +25,7 @@ __all__ = [
     "RuleConfig",
     "SelectConfig",
     "Split",
+    "Subset",
     "TrainConfig",
     "register",
 ]
@@ -58,6 +59,14 @@ class Protocol(StrEnum):
 
     cv = "cv"
     validation = "validation"
+
+
+class Subset(StrEnum):
+    """all: every row of the split; audit: only the loop's audit sample (`audit == True`), the
+    uniform-random share of every active-learning round, on which scores are unbiased."""
+
+    all = "all"
+    audit = "audit"
 
 
 CLASSIFIERS = tuple(Classifier)
@@ -135,6 +144,7 @@ class EvaluateConfig:
     data: str = MISSING  # dataset dir, CheckThat folder, or a TSV (sentence_id, sentence, label)
     output_dir: str = MISSING
     split: Split = Split.test  # ignored for a single TSV file
+    subset: Subset = Subset.all
     n_boot: int = 1000
     confidence: float = 0.95  # level of every bootstrap CI (metrics.json ci_level)
     calibration_bins: int = 10

@@ -106,12 +106,13 @@ def _frames(dataset: DatasetDict) -> tuple[dict[str, pd.DataFrame], tuple[str, .
     names = tuple(label_feature.names)
     frames = {}
     for split, ds in dataset.items():
-        frame = ds.select_columns([c for c in _COLUMNS if c in ds.column_names]).to_pandas()
+        extra = ["audit"] if "audit" in ds.column_names else []  # datasets of `srcrel loop` projects
+        frame = ds.select_columns([c for c in _COLUMNS + extra if c in ds.column_names]).to_pandas()
         for column in _COLUMNS:
             if column not in frame:
                 frame[column] = ""
         frame["label"] = [names[i] for i in frame["label"]]
-        frames[split] = frame[_COLUMNS].fillna("").reset_index(drop=True)
+        frames[split] = frame[_COLUMNS + extra].fillna("").reset_index(drop=True)
     return frames, names
 
 

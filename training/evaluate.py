@@ -117,6 +117,14 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateResult:
         raise TrainingError(f"{config.data} has no split {config.split!r}; use split= one of "
                             f"{sorted(data.splits)}")
     frame = data.splits[split]
+    if config.subset == "audit":
+        if "audit" not in frame:
+            raise TrainingError(f"{config.data} has no `audit` column: subset=audit needs a dataset built from a "
+                                "project fed by `srcrel loop next`; use subset=all")
+        frame = frame[frame["audit"].astype(bool)].reset_index(drop=True)
+        if frame.empty:
+            raise TrainingError(f"{config.data} split {split!r} has no audit sentence: evaluate a split that "
+                                "holds some (the loop's audit share), or use subset=all")
     if frame.empty:
         raise TrainingError(f"{config.data} split {split!r} is empty: nothing to score")
     unknown = sorted(set(frame["label"]) - set(labels))
@@ -133,7 +141,8 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateResult:
                                             "guidelines_version", "source_sha256")}}
     metrics = metrics_dict(scores, model=trained["model"], split=split, extra={
         "timing": {"total_seconds": round(time.perf_counter() - started, 3)},
-        "data": {"source": str(config.data), "sizes": {split: len(frame)}, "run_dir": str(run_dir)},
+        "data": {"source": str(config.data), "sizes": {split: len(frame)}, "run_dir": str(run_dir),
+                 "subset": str(config.subset)},
         "provenance": provenance})
     with staged_output(out, last=("metrics.json",)) as staging:
         write_metrics(staging / "metrics.json", metrics)

@@ -35,6 +35,7 @@ from labeling.annotations.overlap import OverlapReport, apply_overlap
 from labeling.annotations.table import count_labels, item_agreement
 from labeling.dataset.card import render_card
 from labeling.dataset.config import BuildConfig
+from labeling.dataset.loop_report import loop_report
 from labeling.dataset.splits import SPLITS, BuiltDataset, build_dataset
 from srcrel_core import __version__
 from srcrel_core.errors import ConfigError, ExportError, InputError
@@ -180,6 +181,7 @@ def _report(config: BuildConfig, labels: tuple[str, ...], parsed: ParsedExport,
         "label_issues": {"enabled": config.label_issues.enabled, "checked": issues.n_checked,
                          "flagged": len(issues.ranked), "skipped_reason": issues.skipped_reason},
         "guidelines_versions": {str(k): int(v) for k, v in versions.sort_index().items()},
+        "loop": loop_report(parsed.annotations, parsed.tasks, confidence=config.agreement.confidence),
     }
 
 

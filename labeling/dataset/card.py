@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from labeling.dataset.loop_report import loop_statement
+
 __all__ = ["render_card", "size_category"]
 
 
@@ -58,6 +60,9 @@ def render_card(report: dict[str, Any], *, license: str, pretty_name: str,
                f"{agreement['annotators']} annotators, built by srcrel {report['srcrel_version']} "
                "from a Label Studio export."), ""]
     lines += _distribution(report) + _agreement(report) + _aggregation(report)
+    loop = loop_statement(report.get("loop", {}))
+    if loop:
+        lines += ["## How the sentences were chosen (model in the loop)", "", *loop, ""]
     lines += ["## Known limitations", ""]
     lines += [f"- {item}" for item in _limitations(report)]
     return "\n".join(lines) + "\n"

@@ -29,6 +29,7 @@ __all__ = [
     "journal_path",
     "match",
     "members",
+    "prefilled",
     "read_access",
     "safe_path",
 ]
@@ -264,10 +265,19 @@ def blind_task(task: dict[str, Any], user_id: int, email: str = "") -> dict[str,
     """A task as its requester may see it: their own annotations and drafts only, and no trace of
     who else answered (annotator lists, counts, last editor, lead times)."""
     out = {k: v for k, v in task.items() if k in TASK_KEYS}
+    if "predictions" in out and not prefilled(out.get("data")):
+        out["predictions"] = []  # a model's answer anchors: shown only where the loop pre-fills on purpose
     for key in ("annotations", "drafts"):
         if isinstance(out.get(key), list):
             out[key] = [a for a in out[key] if is_owner(a, user_id, email)]
     return out
+
+
+def prefilled(data: Any) -> bool:
+    """Whether a task is meant to show the model's answer pre-filled: `srcrel loop next
+    loop.preannotate=true` marks such tasks `loop_prefilled: true` (never the audit sample, never
+    the anchoring check's control group)."""
+    return isinstance(data, dict) and data.get("loop_prefilled") is True
 
 
 def is_owner(item: Any, user_id: int, email: str = "") -> bool:

@@ -22,12 +22,12 @@ from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.core.request_options import RequestOptions
 from label_studio_sdk.types import LseTaskFilterOptionsRequest, SerializationOptionsRequest
 
-from labeling.studio.config import StudioSettings
 from labeling.studio.connection import Connection
-from labeling.studio.server import read_user_info, run_manage_command
+from labeling.studio.server import get_user_token, set_user_password  # re-exported: callers ask api
 from srcrel_core.errors import StudioError
 
 __all__ = [
+    "HandedTask",
     "Marker",
     "Project",
     "UncertainImport",
@@ -52,6 +52,7 @@ __all__ = [
     "next_task",
     "set_overlap",
     "set_user_password",
+    "show_predictions",
     "studio_errors",
 ]
 
@@ -340,21 +341,20 @@ def create_user(client: LabelStudio, email: str) -> User:
     return User(id=raw.id, email=raw.email or email)
 
 
-def set_user_password(settings: StudioSettings, email: str, password: str) -> None:
-    """Managed server only: `label-studio reset_password`, the password sent on stdin, not argv."""
-    out = run_manage_command(settings, ["reset_password", "--username", email], stdin=password + "\n")
-    if "successfully" not in out and "same as current" not in out:
-        raise StudioError(f"could not set the password of {email}: {out.strip().splitlines()[-1:]}")
+@dataclass(frozen=True)
+class HandedTask:
+    """A task the label stream hands out: its id, sentence, data, and the prediction shown
+    pre-filled (id and choice; None when the task has none, or the gateway hid it)."""
+
+    id: int
+    sentence_id: str
+    data: dict[str, Any]
+    prediction: tuple[int, str] | None
 
 
-def get_user_token(settings: StudioSettings, email: str) -> str:
-    """Managed server only: the user's legacy API token (`label-studio user --username EMAIL`)."""
-    return str(read_user_info(settings, email)["token"])
-
-
-def next_task(client: LabelStudio, project_id: int) -> tuple[int, str] | None:
-    """The label stream's next task for the client's own user, as (task id, sentence_id); None
-    when it has nothing left for this user (Label Studio answers 404). The SDK has no call for it."""
+def next_task(client: LabelStudio, project_id: int) -> HandedTask | None:
+    """The label stream's next task for the client's own user; None when it has nothing left for
+    this user (Label Studio answers 404). The SDK has no call for it."""
     with studio_errors(_url(client), f"asking the label stream of project {project_id}"):
         response = client._client_wrapper.httpx_client.request(
             f"api/projects/{project_id}/next/", method="GET", request_options=RequestOptions(max_retries=0))
@@ -363,17 +363,36 @@ def next_task(client: LabelStudio, project_id: int) -> tuple[int, str] | None:
         if response.status_code >= 400:
             raise ApiError(status_code=response.status_code, headers=dict(response.headers), body=response.text)
         task = response.json()
-    return int(task["id"]), str((task.get("data") or {}).get("sentence_id", ""))
+    data = task.get("data") or {}
+    shown = None
+    for prediction in task.get("predictions") or []:
+        for region in prediction.get("result") or []:
+            choices = (region.get("value") or {}).get("choices") or []
+            if region.get("type") == "choices" and choices and prediction.get("id") is not None:
+                shown = (int(prediction["id"]), str(choices[0]))
+    return HandedTask(int(task["id"]), str(data.get("sentence_id", "")), data, shown)
 
 
 def annotate(client: LabelStudio, task_id: int, *, from_name: str, to_name: str, choice: str | None,
-             lead_time: float) -> int:
+             lead_time: float, prediction: tuple[int, str] | None = None) -> int:
     """Submit one single-choice annotation as the client's own user (choice None: a skip);
-    returns the annotation id."""
+    returns the annotation id. With the `prediction` (id, choice) that was shown pre-filled, the
+    region's origin says what the labeling screen records: "prediction" when it was kept as is,
+    "prediction-changed" when the annotator changed it."""
+    origin = "manual" if prediction is None else "prediction" if prediction[1] == choice else "prediction-changed"
     result = [] if choice is None else [{"from_name": from_name, "to_name": to_name, "type": "choices",
-                                         "origin": "manual", "value": {"choices": [choice]}}]
+                                         "origin": origin, "value": {"choices": [choice]}}]
+    extra: dict[str, Any] = {} if prediction is None else {"parent_prediction": prediction[0]}
     with studio_errors(_url(client), f"annotating task {task_id}"):
         created = client.annotations.create(task_id, result=result, lead_time=lead_time,
                                             was_cancelled=choice is None,
-                                            request_options=RequestOptions(max_retries=0))
+                                            request_options=RequestOptions(max_retries=0), **extra)
     return int(created.id or 0)
+
+
+def show_predictions(client: LabelStudio, project_id: int, model_version: str) -> None:
+    """Pre-fill the label stream with MODEL_VERSION's predictions: Label Studio hands an annotator
+    only the predictions whose model_version is the project's (tasks/models.py
+    get_predictions_for_prelabeling), and pins the project to the first version it imports."""
+    with studio_errors(_url(client), f"setting the model version of project {project_id}"):
+        client.projects.update(project_id, model_version=model_version)

@@ -171,6 +171,8 @@ class SimulatedAnnotator:
     email: str = MISSING
     # probability of giving the reference label; errors spread by a seeded draw
     accuracy: float = 0.8
+    # probability of keeping a pre-filled model answer as is, without reading (anchoring)
+    anchoring: float = 0.0
 
 
 @dataclass

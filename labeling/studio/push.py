@@ -29,7 +29,7 @@ from srcrel_core.labelset import LabelSet, load_label_set
 from srcrel_core.progress import check_progress_mode, progress_bar
 from srcrel_core.settings import to_dataclass
 
-__all__ = ["PushResult", "push_tasks", "read_tasks", "run_from_config"]
+__all__ = ["PushResult", "push_tasks", "read_predictions", "read_tasks", "run_from_config"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,24 @@ class PushResult:
     guidelines_version: str
     controls_path: Path | None
     annotator_files: tuple[Path, ...]
+
+
+def read_predictions(path: Path, raw: bytes) -> dict[str, list[dict[str, Any]]]:
+    """sentence_id -> the `predictions` a tasks.json item carries (Label Studio's import format:
+    [{model_version, score, result: [...]}]), written by `srcrel loop next loop.preannotate=true`."""
+    if b'"predictions"' not in raw:  # ingest output never has any: skip the second parse
+        return {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for i, item in enumerate(orjson.loads(raw)):
+        predictions = item.get("predictions")
+        if predictions is None:
+            continue
+        if not isinstance(predictions, list) or not all(
+                isinstance(p, dict) and isinstance(p.get("result"), list) for p in predictions):
+            raise InputError(f"{path}: task {i} has predictions that are not a list of {{model_version, score, "
+                             "result: [...]}}: fix or drop them")
+        out[str(item["data"]["sentence_id"])] = predictions
+    return out
 
 
 def read_tasks(input_dir: Path) -> tuple[list[dict[str, Any]], bytes]:
@@ -170,6 +188,7 @@ def push_tasks(config: PushConfig) -> PushResult:
         raise ConfigError(f"project.overlap_share={share}: give the share of sentences labelled by "
                           "project.maximum_annotations annotators, in (0, 1], e.g. project.overlap_share=0.2")
     rows, raw = read_tasks(Path(config.input))
+    predictions = read_predictions(Path(config.input) / "tasks.json", raw)
     label_set = load_label_set(config.label_set)
     label_config = build_label_config(label_set)
     version, instructions = read_guidelines(Path(config.guidelines))
@@ -208,7 +227,9 @@ def push_tasks(config: PushConfig) -> PushResult:
         overlap = {r["sentence_id"]: k if r["sentence_id"] in control_ids or in_overlap_sample(
             r["sentence_id"], share, config.project.overlap_seed) else 1 for r in rows}
         payloads = {r["sentence_id"]: {"data": {**r, "guidelines_version": version, "srcrel_batch": batch,
-                                                "srcrel_overlap": overlap[r["sentence_id"]]}}
+                                                "srcrel_overlap": overlap[r["sentence_id"]]},
+                                       **({"predictions": predictions[r["sentence_id"]]}
+                                          if r["sentence_id"] in predictions else {})}
                     for r in add_context(rows, config.interface)}
         missing = [sid for sid in payloads if sid not in ledger.tasks]
         singles = [sid for sid in missing if overlap[sid] == 1 and k > 1]
@@ -225,6 +246,9 @@ def push_tasks(config: PushConfig) -> PushResult:
                                       timeout=config.timeout, retries=config.retries, advance=after_chunk)
         removed += reconcile(client, ledger)  # a late commit of a timed-out chunk shows up here
         _apply_overlap(client, ledger, state)
+        versions = [str(p[-1].get("model_version")) for p in predictions.values() if p and p[-1].get("model_version")]
+        if versions and imported:  # the newest round's model pre-fills the label stream
+            api.show_predictions(client, project.id, versions[-1])
     return PushResult(project_id=project.id, project_created=not existed, url=conn.url, total=len(rows),
                       imported=imported, overlapped=sum(1 for n in overlap.values() if n > 1 or k == 1), duplicates_removed=removed, guidelines_version=version,
                       controls_path=controls_path, annotator_files=annotator_files)

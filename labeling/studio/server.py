@@ -43,11 +43,13 @@ from srcrel_core.errors import ConfigError, StudioError
 
 __all__ = [
     "gateway_pid",
+    "get_user_token",
     "health",
     "read_user_info",
     "run_manage_command",
     "running_pid",
     "server_env",
+    "set_user_password",
     "start_gateway",
     "start_server",
     "stop_server",
@@ -346,3 +348,13 @@ def read_user_info(settings: StudioSettings, email: str) -> dict[str, Any]:
     return dict(info)
 
 
+def set_user_password(settings: StudioSettings, email: str, password: str) -> None:
+    """Managed server only: `label-studio reset_password`, the password sent on stdin, not argv."""
+    out = run_manage_command(settings, ["reset_password", "--username", email], stdin=password + "\n")
+    if "successfully" not in out and "same as current" not in out:
+        raise StudioError(f"could not set the password of {email}: {out.strip().splitlines()[-1:]}")
+
+
+def get_user_token(settings: StudioSettings, email: str) -> str:
+    """Managed server only: the user's legacy API token (`label-studio user --username EMAIL`)."""
+    return str(read_user_info(settings, email)["token"])

@@ -66,6 +66,10 @@ def run_simulation(config: SimulateConfig) -> SimulationResult:
     check_progress_mode(config.progress)
     if not config.annotators:
         raise ConfigError("annotators is empty: list at least one {email, accuracy}")
+    for a in config.annotators:
+        if not 0 <= a.anchoring <= 1:
+            raise ConfigError(f"annotators: {a.email} has anchoring={a.anchoring}: give the probability of "
+                              "keeping a pre-filled answer, in [0, 1]")
     conn = resolve_connection(config.studio)
     if not conn.managed:
         raise StudioError("srcrel simulate acts as each annotator with their own token, which only the managed "
@@ -98,10 +102,13 @@ def run_simulation(config: SimulateConfig) -> SimulationResult:
         with ledger.open("a", encoding="utf-8") as out, \
                 progress_bar(f"annotating as {annotator.email}", total=mine, mode=config.progress) as advance:
             while (handed := api.next_task(client, project.id)) is not None:
-                task_id, sid = handed
+                sid = handed.sentence_id
                 label = answer_of.get((annotator.email, sid))  # None: no reference label, so a skip
-                api.annotate(client, task_id, from_name="label", to_name="sentence", choice=label,
-                             lead_time=round(float(rng.gamma(2.0, 4.0)), 2))
+                # a pre-filled answer is kept unread with probability `anchoring` (a draw per task)
+                if handed.prediction is not None and label is not None and rng.random() < annotator.anchoring:
+                    label = handed.prediction[1]
+                api.annotate(client, handed.id, from_name="label", to_name="sentence", choice=label,
+                             lead_time=round(float(rng.gamma(2.0, 4.0)), 2), prediction=handed.prediction)
                 out.write(f"{sid}\n")
                 out.flush()
                 created += 1

@@ -109,7 +109,7 @@ def select_batch(candidates: Sequence[str], *, batch_size: int, seed: int, round
     if size <= 0:
         return []
     rng = np.random.default_rng([seed, round_index])
-    n_audit = min(size, int(round(size * audit_share)))
+    n_audit = min(size, round(size * audit_share))
     audit = [int(i) for i in rng.choice(n, size=n_audit, replace=False)]
     rest = np.setdiff1d(np.arange(n), audit)  # sorted: the order given
     k = size - n_audit
