@@ -106,7 +106,8 @@ def _evaluate(config: LoopConfig, folder: Path, exists: bool, round_index: int) 
     names = load_label_set(config.label_set).names
     if not exists:
         return {"labels": pd.DataFrame(columns=["label", "audit"]), "estimator": None, "version": None,
-                "record": {"labels": 0, "annotations": 0, "train": 0, "audit_labels": 0}, "tasks": set()}
+                "record": {"labels": 0, "annotations": 0, "train": 0, "audit_labels": 0, "model_version": None,
+                           "audit_macro_f1": None, "audit_macro_f1_ci": None, "export": None}, "tasks": set()}
     pulled = pull_labels(project=config.project, studio=config.studio, output_dir=folder, label_names=names)
     labels = pulled.labels
     train, audit = labels[~labels["audit"].astype(bool)], labels[labels["audit"].astype(bool)]
