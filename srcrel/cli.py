@@ -53,6 +53,8 @@ STAGES: dict[str, Stage] = {
                         "push | pull: adjudication queue <-> a Label Studio project"),
     "loop": Stage("loop", "srcrel.loop.run:run_from_config",
                   "next | status: active-learning rounds (train, choose a batch with an audit share, push)"),
+    "backend": Stage("backend", "srcrel.backend.run:run_from_config",
+                     "a Label Studio ML backend on 127.0.0.1 serving the project's current baseline"),
     "demo": Stage("demo", "srcrel.demo:run_from_config", "the whole workflow on the bundled example corpus"),
 }
 
@@ -60,7 +62,8 @@ STAGES: dict[str, Stage] = {
 _ACTION_STAGES = {"studio": "action", "adjudicate": "action", "loop": "action"}
 # the modules whose `register()` puts their schemas in Hydra's ConfigStore
 _SCHEMA_MODULES = ("labeling.ingest.config", "labeling.studio.config", "labeling.dataset.config",
-                   "training.config", "srcrel.loop.config", "srcrel.demo")
+                   "training.config", "srcrel.loop.config", "srcrel.backend.config",
+                   "srcrel.demo")
 
 
 def register_configs() -> None:

@@ -266,7 +266,7 @@ def blind_task(task: dict[str, Any], user_id: int, email: str = "") -> dict[str,
     who else answered (annotator lists, counts, last editor, lead times)."""
     out = {k: v for k, v in task.items() if k in TASK_KEYS}
     if "predictions" in out and not prefilled(out.get("data")):
-        out["predictions"] = []  # a model's answer anchors: shown only where the loop pre-fills on purpose
+        out["predictions"] = []  # a model's answer anchors: the loop's controls never see one
     for key in ("annotations", "drafts"):
         if isinstance(out.get(key), list):
             out[key] = [a for a in out[key] if is_owner(a, user_id, email)]
@@ -274,10 +274,13 @@ def blind_task(task: dict[str, Any], user_id: int, email: str = "") -> dict[str,
 
 
 def prefilled(data: Any) -> bool:
-    """Whether a task is meant to show the model's answer pre-filled: `srcrel loop next
-    loop.preannotate=true` marks such tasks `loop_prefilled: true` (never the audit sample, never
-    the anchoring check's control group)."""
-    return isinstance(data, dict) and data.get("loop_prefilled") is True
+    """Whether an annotator may see a task's predictions. A task of `srcrel loop` says so itself
+    (`loop_prefilled`: never the audit sample, never the anchoring check's control group); on any
+    other task, the project's pre-annotation setting (Label Studio's show_collab_predictions,
+    which `srcrel backend preannotate=` sets) has already decided."""
+    if not isinstance(data, dict) or "loop_prefilled" not in data:
+        return True
+    return data["loop_prefilled"] is True
 
 
 def is_owner(item: Any, user_id: int, email: str = "") -> bool:

@@ -13,7 +13,6 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import httpx
@@ -23,55 +22,34 @@ from label_studio_sdk.core.request_options import RequestOptions
 from label_studio_sdk.types import LseTaskFilterOptionsRequest, SerializationOptionsRequest
 
 from labeling.studio.connection import Connection
+from labeling.studio.records import (
+    HandedTask,
+    Marker,
+    MLBackend,
+    Project,
+    TaskPrediction,
+    User,
+    error_detail,
+    handed_task,
+    ml_backend_record,
+    project_record,
+)
 from labeling.studio.server import get_user_token, set_user_password  # re-exported: callers ask api
 from srcrel_core.errors import StudioError
 
-__all__ = [
-    "HandedTask",
-    "Marker",
-    "Project",
-    "UncertainImport",
-    "User",
-    "annotate",
-    "connect",
-    "count_tasks",
-    "create_marker",
-    "create_user",
-    "delete_project",
-    "delete_tasks",
-    "describe_server",
-    "ensure_project",
-    "export_snapshot",
-    "find_project",
-    "find_tasks",
-    "get_user_token",
-    "import_tasks",
-    "list_markers",
-    "list_task_refs",
-    "list_users",
-    "next_task",
-    "set_overlap",
-    "set_user_password",
-    "show_predictions",
-    "studio_errors",
+__all__ = [  # the records are re-exported: callers ask api
+    "HandedTask", "MLBackend", "Marker", "Project", "TaskPrediction", "UncertainImport", "User", "annotate",
+    "connect", "count_tasks", "create_marker", "create_user", "delete_project",
+    "delete_tasks", "describe_server", "ensure_project", "export_snapshot", "find_project", "find_tasks",
+    "get_user_token", "import_tasks", "list_markers", "list_ml_backends", "list_predictions", "list_task_refs",
+    "list_users", "next_task", "register_ml_backend", "retrieve_predictions", "set_overlap", "set_user_password",
+    "show_predictions", "studio_errors",
 ]
 
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise in run logs
 
 
-@dataclass(frozen=True)
-class Project:
-    id: int
-    title: str
-    task_count: int
-    settings: dict[str, Any]  # label_config, description, maximum_annotations, ...
-
-
-@dataclass(frozen=True)
-class User:
-    id: int
-    email: str
 
 
 @contextmanager
@@ -84,13 +62,7 @@ def studio_errors(conn_url: str, what: str) -> Iterator[None]:
         if status == 401:
             raise StudioError(f"{what}: Label Studio at {conn_url} rejected the API token (401): check "
                               "LABEL_STUDIO_API_KEY, or the managed server's credentials.json") from exc
-        detail = body
-        if isinstance(body, dict):  # prefer the server's reason over its generic "Validation error"
-            errors = body.get("validation_errors") or {}
-            detail = "; ".join(f"{k}: {' '.join(map(str, v if isinstance(v, list) else [v]))}"
-                               for k, v in errors.items()) if isinstance(errors, dict) and errors else (
-                body.get("detail") or body)
-        text = " ".join(str(detail).split())
+        text = error_detail(body)
         if text.lstrip().lower().startswith(("<!doctype", "<html")) or "<body" in text[:500].lower():
             raise StudioError(f"{what}: {conn_url} answered {status} with an HTML page, not Label Studio's "
                               "API: check LABEL_STUDIO_URL (the server's base URL, no path)") from exc
@@ -123,14 +95,6 @@ def describe_server(conn: Connection) -> tuple[str, tuple[str, ...]]:
     return version, titles
 
 
-def _project(client: LabelStudio, raw: Any) -> Project:
-    keys = ("label_config", "description", "expert_instruction", "maximum_annotations",
-            "overlap_cohort_percentage", "show_skip_button", "show_instruction", "created_at")
-    settings = {k: getattr(raw, k, None) for k in keys}
-    settings["created_at"] = str(settings["created_at"] or "")
-    return Project(id=raw.id, title=raw.title, task_count=raw.task_number or 0, settings=settings)
-
-
 def find_project(client: LabelStudio, name: str) -> Project | None:
     """The project titled exactly NAME; None if there is none, StudioError if there are several."""
     with studio_errors(_url(client), f"finding project {name!r}"):
@@ -139,7 +103,7 @@ def find_project(client: LabelStudio, name: str) -> Project | None:
         if len(hits) > 1:
             raise StudioError(f"{len(hits)} Label Studio projects are titled {name!r} (ids "
                               f"{[p.id for p in hits]}): rename or delete the extra ones")
-        return _project(client, client.projects.get(hits[0].id)) if hits else None
+        return project_record(client.projects.get(hits[0].id)) if hits else None
 
 
 def ensure_project(client: LabelStudio, name: str, *, label_config: str, instructions: str,
@@ -159,11 +123,11 @@ def ensure_project(client: LabelStudio, name: str, *, label_config: str, instruc
                 log.warning("project %r was created twice at once (ids %s): keeping %d", name, titled, titled[0])
                 client.projects.delete(int(raw.id or 0))
                 client.projects.update(titled[0], **fields)
-                return _project(client, client.projects.get(titled[0]))
-            return _project(client, client.projects.get(int(raw.id or 0)))
+                return project_record(client.projects.get(titled[0]))
+            return project_record(client.projects.get(int(raw.id or 0)))
         if any(existing.settings.get(k) != v for k, v in fields.items()):  # a no-op push writes nothing
             client.projects.update(existing.id, **fields)
-            return _project(client, client.projects.get(existing.id))
+            return project_record(client.projects.get(existing.id))
     return existing
 
 
@@ -266,15 +230,6 @@ def set_overlap(client: LabelStudio, task_ids: Sequence[int], overlap: int,
             done(futures[future])  # recorded by the caller's thread only
 
 
-@dataclass(frozen=True)
-class Marker:
-    """A project used only as a lock marker (srcrel's push lock): its id orders the contenders."""
-
-    id: int
-    holder: str
-    created_at: str
-
-
 def create_marker(client: LabelStudio, title: str, holder: str) -> int:
     with studio_errors(_url(client), f"creating lock marker {title!r}"):
         raw = client.projects.create(title=title, description=holder, maximum_annotations=1)
@@ -341,17 +296,6 @@ def create_user(client: LabelStudio, email: str) -> User:
     return User(id=raw.id, email=raw.email or email)
 
 
-@dataclass(frozen=True)
-class HandedTask:
-    """A task the label stream hands out: its id, sentence, data, and the prediction shown
-    pre-filled (id and choice; None when the task has none, or the gateway hid it)."""
-
-    id: int
-    sentence_id: str
-    data: dict[str, Any]
-    prediction: tuple[int, str] | None
-
-
 def next_task(client: LabelStudio, project_id: int) -> HandedTask | None:
     """The label stream's next task for the client's own user; None when it has nothing left for
     this user (Label Studio answers 404). The SDK has no call for it."""
@@ -362,23 +306,13 @@ def next_task(client: LabelStudio, project_id: int) -> HandedTask | None:
             return None
         if response.status_code >= 400:
             raise ApiError(status_code=response.status_code, headers=dict(response.headers), body=response.text)
-        task = response.json()
-    data = task.get("data") or {}
-    shown = None
-    for prediction in task.get("predictions") or []:
-        for region in prediction.get("result") or []:
-            choices = (region.get("value") or {}).get("choices") or []
-            if region.get("type") == "choices" and choices and prediction.get("id") is not None:
-                shown = (int(prediction["id"]), str(choices[0]))
-    return HandedTask(int(task["id"]), str(data.get("sentence_id", "")), data, shown)
+        return handed_task(response.json())
 
 
 def annotate(client: LabelStudio, task_id: int, *, from_name: str, to_name: str, choice: str | None,
              lead_time: float, prediction: tuple[int, str] | None = None) -> int:
-    """Submit one single-choice annotation as the client's own user (choice None: a skip);
-    returns the annotation id. With the `prediction` (id, choice) that was shown pre-filled, the
-    region's origin says what the labeling screen records: "prediction" when it was kept as is,
-    "prediction-changed" when the annotator changed it."""
+    """Submit one single-choice answer as the client's own user (choice None: a skip); returns its id.
+    With the `prediction` (id, choice) shown pre-filled, the origin is what the screen records."""
     origin = "manual" if prediction is None else "prediction" if prediction[1] == choice else "prediction-changed"
     result = [] if choice is None else [{"from_name": from_name, "to_name": to_name, "type": "choices",
                                          "origin": origin, "value": {"choices": [choice]}}]
@@ -391,8 +325,75 @@ def annotate(client: LabelStudio, task_id: int, *, from_name: str, to_name: str,
 
 
 def show_predictions(client: LabelStudio, project_id: int, model_version: str) -> None:
-    """Pre-fill the label stream with MODEL_VERSION's predictions: Label Studio hands an annotator
-    only the predictions whose model_version is the project's (tasks/models.py
-    get_predictions_for_prelabeling), and pins the project to the first version it imports."""
+    """Pre-fill the label stream with MODEL_VERSION's predictions: it hands out only the project's
+    model_version (tasks/models.py get_predictions_for_prelabeling), pinned to the first imported."""
     with studio_errors(_url(client), f"setting the model version of project {project_id}"):
-        client.projects.update(project_id, model_version=model_version)
+        client.projects.update(project_id, model_version=model_version, show_collab_predictions=True)
+
+
+# --- ML backends (srcrel backend) ---
+# Label Studio calls a registered backend itself: /health and /setup on registration and on every
+# listing, /predict from the Data Manager and the label stream (pre-annotation on), /webhook
+# START_TRAINING after each annotation saved (tasks/models.py update_ml_backend), all through its ML
+# connector (ML_BLOCK_LOCAL_IP); its extra ordinary webhook stays refused (SSRF_PROTECTION_ENABLED on).
+
+def list_ml_backends(client: LabelStudio, project_id: int) -> list[MLBackend]:
+    """The project's ML backends (Label Studio health-checks each one while answering)."""
+    with studio_errors(_url(client), f"listing the ML backends of project {project_id}"):
+        return [ml_backend_record(raw) for raw in client.ml.list(project=project_id)]
+
+
+def register_ml_backend(client: LabelStudio, project_id: int, *, url: str, title: str,
+                        preannotate: bool) -> tuple[MLBackend, list[MLBackend]]:
+    """Connect the (already serving) backend at URL to the project or keep the one there, have Label
+    Studio send START_TRAINING on every annotation saved, and turn pre-annotation on or off.
+    Returns the backend and the project's other backends, for the caller to report."""
+    url = url.rstrip("/")
+    existing = list_ml_backends(client, project_id)
+    others = [b for b in existing if b.url != url]
+    with studio_errors(_url(client), f"registering the ML backend {url} on project {project_id}"):
+        # pre-annotation off also clears project.model_version (projects/serializers.py update)
+        client.projects.update(project_id, show_collab_predictions=preannotate, min_annotations_to_start_training=1)
+        mine = next((b for b in existing if b.url == url), None)
+        try:
+            backend_id = (client.ml.update(mine.id, title=title, auto_update=True) if mine else
+                          client.ml.create(project=project_id, url=url, title=title, auto_update=True,
+                                           is_interactive=False)).id
+        except ApiError as exc:
+            if exc.status_code != 403 or "reserved network address" not in str(exc.body):
+                raise
+            backend_id = _created_despite_webhook_refusal(client, project_id, url, exc)
+        if preannotate:  # the title, not a version: the label stream then asks the live backend
+            client.projects.update(project_id, model_version=title)  # (get_predictions_for_prelabeling)
+        saved = client.ml.get(int(backend_id or 0))  # GET runs Label Studio's health check and /setup again
+    return ml_backend_record(saved), others
+
+
+def _created_despite_webhook_refusal(client: LabelStudio, project_id: int, url: str, exc: ApiError) -> int | None:
+    """Label Studio 1.23 commits a new ML backend, then (ml/models.py create_ml_webhook) tries to add
+    an ordinary webhook to URL/webhook, which SSRF protection refuses with a 403 for loopback: the
+    backend is there, its webhook is not (events arrive as START_TRAINING). Any other 403 is real."""
+    hit = next((b for b in list_ml_backends(client, project_id) if b.url == url), None)
+    if hit is None:  # refused before saving: the ML connector's own check (ML_BLOCK_LOCAL_IP) is on
+        raise StudioError(f"Label Studio refuses the loopback ML backend {url}: it must run with "
+                          "ML_BLOCK_LOCAL_IP=false (srcrel's managed server does: `srcrel studio down` then "
+                          "`srcrel studio up`; an external server needs it in its environment)") from exc
+    return hit.id
+
+
+def retrieve_predictions(client: LabelStudio, project_id: int, task_ids: Sequence[int]) -> None:
+    """Ask the project's ML backend for predictions on these tasks now (Data Manager action
+    `retrieve_tasks_predictions`; tasks holding the backend's current version are skipped)."""
+    with studio_errors(_url(client), f"retrieving predictions for {len(task_ids)} tasks"):
+        client.actions.create(id="retrieve_tasks_predictions", project=project_id,  # type: ignore[arg-type]
+                              selected_items={"all": False, "included": list(task_ids)})  # type: ignore[arg-type]
+
+
+def list_predictions(client: LabelStudio, task_id: int) -> list[TaskPrediction]:
+    """Every prediction stored on a task, whatever its model version (GET /api/predictions?task=)."""
+    with studio_errors(_url(client), f"listing the predictions of task {task_id}"):
+        raws = client.predictions.list(task=task_id)
+    return [TaskPrediction(task_id=task_id, model_version=str(raw.model_version or ""), score=raw.score,
+                           choices=tuple(c for r in raw.result or [] if isinstance(r, dict)
+                                         for c in (r.get("value") or {}).get("choices") or []))
+            for raw in raws]

@@ -102,6 +102,11 @@ def server_env(settings: StudioSettings, creds: dict[str, str] | None = None) ->
         # no HOST: the pages use relative URLs, so they work on the direct address (administrators)
         # and behind the gateway (annotators) alike
         "LABEL_STUDIO_HOST": "",
+        # `srcrel backend` serves on 127.0.0.1: Label Studio's ML connector (registration check and
+        # every /health, /setup, /predict, /webhook call) must reach loopback. SSRF_PROTECTION_ENABLED
+        # stays at its default (on), so webhooks, exports and cloud storages still refuse local
+        # addresses; who may register a backend at all is the gateway's business (annotators cannot)
+        "LABEL_STUDIO_ML_BLOCK_LOCAL_IP": "false",
     } | database_env(settings)
     if creds:
         env |= {"LABEL_STUDIO_USERNAME": creds["username"], "LABEL_STUDIO_PASSWORD": creds["password"],

@@ -455,3 +455,38 @@ def test_simultaneous_submits_of_one_answer_store_it_once(campaign: Campaign, st
     assert statuses == [201, 403, 403, 403]
     mine = [a for a in admin_client.annotations.list(id=task) if a.completed_by == campaign.ids[B]]
     assert len(mine) == 1
+
+
+def test_predictions_reach_annotators_only_on_tasks_the_loop_prefills(
+        studio_settings: StudioSettings, tmp_path: Path) -> None:
+    """A model's answer anchors: Label Studio hands every task's predictions to the label stream
+    (of the project's model_version); on the loop's tasks the gateway passes them only where it
+    pre-fills on purpose (`loop_prefilled: true`)."""
+    from tests.conftest import write_ingest_dir
+
+    src = write_ingest_dir(tmp_path / "in", 3, prefix="pf")
+    items = json.loads((src / "tasks.json").read_text())
+    for n, item in enumerate(items):  # all carry a prediction: the loop pre-fills the first, not the
+        if n < 2:                     # second; the third is no loop task (the project's setting decides)
+            item["data"]["loop_prefilled"] = n == 0
+        item["predictions"] = [{"model_version": "m-r1", "score": 0.7, "result": [
+            {"from_name": "label", "to_name": "sentence", "type": "choices", "value": {"choices": ["opinion"]}}]}]
+    (src / "tasks.json").write_text(json.dumps(items))
+    email = "prefill-a@example.org"
+    pushed = push_tasks(to_dataclass(compose_stage_config("push", [
+        f"input={src}", "project.name=gateway-prefill", f"state_dir={tmp_path}", f"annotators=[{email}]",
+        f"guidelines={REPO / 'docs/guidelines.md'}", *_studio_args(studio_settings)]), PushConfig))
+    admin = api.connect(resolve_connection(studio_settings))
+    refs = dict(api.list_task_refs(admin, pushed.project_id))
+    assert all(len(admin.tasks.get(str(t)).predictions or []) == 1 for t in refs)  # Label Studio holds both
+    annotator = api.connect(Connection(gateway_url(studio_settings), api.get_user_token(studio_settings, email), True))
+    seen = {}
+    while (handed := api.next_task(annotator, pushed.project_id)) is not None:
+        seen[handed.sentence_id] = handed.prediction
+        api.annotate(annotator, handed.id, from_name="label", to_name="sentence", choice="sourced", lead_time=1.0,
+                     prediction=handed.prediction)
+    assert seen["pf000000"] is not None and seen["pf000000"][1] == "opinion"
+    assert seen["pf000001"] is None and seen["pf000002"] is not None
+    origins = {sid: admin.annotations.list(id=task_id)[0].result[0]["origin"] for task_id, sid in refs.items()}
+    assert origins == {"pf000000": "prediction-changed", "pf000001": "manual",  # what the screen records
+                       "pf000002": "prediction-changed"}

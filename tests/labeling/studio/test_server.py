@@ -58,6 +58,7 @@ def test_server_is_local_only_and_locked_down(studio_settings: StudioSettings) -
     assert env["LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED"] == "false"
     assert env["LABEL_STUDIO_COLLECT_ANALYTICS"] == "false"
     assert "SSRF_PROTECTION_ENABLED" not in " ".join(env)  # left at its default: on
+    assert env["LABEL_STUDIO_ML_BLOCK_LOCAL_IP"] == "false"  # only the ML connector may reach loopback
     # the admin account was made once by `label-studio init`: no secret in the server's environment
     creds = json.loads(credentials_path(studio_settings).read_text())
     raw = Path(f"/proc/{pid}/environ").read_bytes()
