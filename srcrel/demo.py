@@ -53,6 +53,9 @@ class DemoConfig:
     # baselines trained on the demo dataset (configs/model/<name>.yaml); empty: skip training
     models: list[str] = field(default_factory=lambda: [
         "majority", "cue_rules", "tfidf_logreg", "tfidf_svm", "tfidf_nb", "embed_logreg", "combined_logreg", "ensemble"])
+    # active-learning rounds on a second project over the same corpus (`srcrel loop`); 0: skip
+    loop_rounds: int = 2
+    loop_batch: int = 60
     studio: StudioSettings = field(default_factory=StudioSettings)
 
 
@@ -145,6 +148,10 @@ def run_demo(config: DemoConfig) -> None:
         console.rule("[bold]6. baselines on the demo dataset")
         _train_baselines(out, config.models)
 
+    if config.loop_rounds > 0:
+        console.rule(f"[bold]7. the model in the loop: {config.loop_rounds} active-learning rounds")
+        _loop_rounds(out, config, sim)
+
     console.rule("[bold]done")
     if not external:
         console.print(f"Label Studio keeps running. Administrator: http://127.0.0.1:{config.studio.port} with the "
@@ -158,6 +165,53 @@ def run_demo(config: DemoConfig) -> None:
         "dataset_fingerprint": built.fingerprint, "sentences": built.rows,
         "agreement": report["agreement"]["krippendorff_alpha"], "simulated_confusions": simulated.confusions,
     }, option=orjson.OPT_INDENT_2))
+
+
+def _loop_rounds(out: Path, config: DemoConfig, sim: SimulateConfig) -> None:
+    """A second project over the same corpus, fed by `srcrel loop next`: the first round at random,
+    the next ones chosen by the TF-IDF baseline (pre-filled, with the anchoring check), each with
+    a 20% audit sample; the simulated annotators answer after every round."""
+    from dataclasses import replace
+
+    from labeling.studio.config import SimulatedAnnotator
+    from labeling.studio.simulate import run_simulation
+    from srcrel.cli import compose_stage_config
+    from srcrel.loop.config import LoopConfig
+    from srcrel.loop.run import loop_next, loop_status
+
+    name = f"{config.project}-loop"
+    args = [f"pool={out / 'ingest'}", f"project.name={name}", f"batch_size={config.loop_batch}",
+            f"output_dir={out / 'loop'}", f"guidelines={REPO_ROOT / 'docs' / 'guidelines.md'}", "progress=never",
+            f"annotators=[{','.join(a.email for a in sim.annotators)}]"]
+    # the annotators keep a pre-filled answer unread 30% of the time: the anchoring the card measures
+    people = replace(sim, project=ProjectSettings(name=name), state_dir=str(out / "loop" / "state"),
+                     annotators=[SimulatedAnnotator(a.email, a.accuracy, 0.3) for a in sim.annotators])
+    for n in range(config.loop_rounds):
+        prefill = ["loop.preannotate=true", "loop.anchoring_check=true"] if n else []
+        cfg = to_dataclass(compose_stage_config("loop", ["action=next", *args, *prefill]), LoopConfig)
+        cfg.studio = config.studio
+        record = loop_next(cfg)
+        done = run_simulation(people)
+        console.print(f"round {record['round']}: {record['pushed']} sentences pushed "
+                      f"({', '.join(f'{k} {v}' for k, v in record['by_strategy'].items())}; "
+                      f"{record['prefilled']} pre-filled), {done.annotations_created} answers")
+    cfg = to_dataclass(compose_stage_config("loop", ["action=status", *args]), LoopConfig)
+    cfg.studio = config.studio
+    loop_status(cfg)
+    from labeling.annotations.config import LabelIssuesConfig
+    from labeling.dataset.build import run_build
+    from labeling.studio.pull import pull_export
+
+    pulled = pull_export(PullConfig(project=ProjectSettings(name=name), output_dir=str(out / "loop" / "exports"),
+                                    studio=config.studio))
+    built = run_build(BuildConfig(export=str(pulled.export_path), output_dir=str(out / "loop" / "dataset"),
+                                  label_issues=LabelIssuesConfig(enabled=False), card=CardConfig(simulated_annotators=True)))
+    effect = built.report["loop"].get("anchoring_effect")
+    if effect:
+        console.print(f"anchoring (agreement with the model, pre-filled minus not): {effect['difference']:+.3f} "
+                      f"[{effect['ci_low']:+.3f}, {effect['ci_high']:+.3f}] - in the card of {out / 'loop' / 'dataset'}")
+    console.print(f"round log: {(out / 'loop' / 'rounds.jsonl').resolve()}; the audit sample is the only unbiased "
+                  f"evaluation of a loop: `srcrel evaluate ... subset=audit`")
 
 
 def _train_baselines(out: Path, models: list[str]) -> None:

@@ -178,6 +178,25 @@ CASES = {
     "push: an overlap share outside (0, 1]": Case(
         "push", lambda t: [f"input={t}", "project.name=x", "project.overlap_share=1.5"],
         ("project.overlap_share=1.5",)),
+    "loop next: no pool": Case(
+        "loop", lambda t: ["next", "project.name=x", f"output_dir={t / 'out'}"], ("pool= is missing",)),
+    "loop next: an empty batch": Case(
+        "loop", lambda t: ["next", f"pool={_ingested(t)}", "project.name=x", "batch_size=0",
+                           f"output_dir={t / 'out'}"], ("batch_size=0",)),
+    "loop next: the anchoring check without pre-annotation": Case(
+        "loop", lambda t: ["next", f"pool={_ingested(t)}", "project.name=x", "loop.anchoring_check=true",
+                           f"output_dir={t / 'out'}"], ("set loop.preannotate=true",)),
+    "loop next: a pool that is not an ingest dir": Case(
+        "loop", lambda t: ["next", f"pool={t}", "project.name=x", f"output_dir={t / 'out'}"],
+        ("tasks.json not found", "srcrel ingest")),
+    "loop next: the round log of another project": Case(
+        "loop", lambda t: ["next", f"pool={_ingested(t)}", "project.name=x", f"studio.data_dir={t / 'studio'}",
+                           f"output_dir={_write(t / 'loop' / 'rounds.jsonl', json.dumps({'round': 0, 'project': 'y'})).parent}"],
+        ("rounds.jsonl:1 is the log of project 'y', not 'x'", "its own output_dir="),
+        untouched=("loop/round-000", "studio")),
+    "push: predictions that are not Label Studio's": Case(
+        "push", lambda t: [f"input={_write(t / 'in' / 'tasks.json', json.dumps([{**TASK, 'predictions': 'opinion'}])).parent}",
+                           "project.name=x", GUIDELINES], ("task 0 has predictions that are not a list",)),
     "pull: a server that is not Label Studio": Case(
         "pull", lambda t: ["project.name=x", f"output_dir={t / 'out'}"], ("HTML page", "LABEL_STUDIO_URL"),
         env={"LABEL_STUDIO_URL": "{not_label_studio}", "LABEL_STUDIO_API_KEY": "0123"}),

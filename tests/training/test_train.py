@@ -80,6 +80,27 @@ def test_evaluate_scores_a_dataset_dir_and_a_tsv_the_same_way(trained_run, tiny_
     assert _files_containing(trained_run, FAKE_KEY) == []
 
 
+def test_evaluate_can_score_the_loops_audit_sample_alone(trained_run, tiny_dataset_dir):
+    """subset=audit scores only the rows the loop drew at random (`audit == True`), the unbiased
+    ones; data without the column is refused in one line."""
+    from datasets import load_from_disk
+
+    test = load_from_disk(str(tiny_dataset_dir / "dataset"))["test"].to_pandas()
+    done = srcrel("evaluate", "run_dir=out", f"data={tiny_dataset_dir}", "output_dir=eval_audit", "subset=audit",
+                  cwd=trained_run)
+    assert done.returncode == 0, done.stderr
+    audit = json.loads((trained_run / "eval_audit" / "metrics.json").read_text())
+    assert audit["n"] == int(test["audit"].sum()) < len(test) and audit["data"]["subset"] == "audit"
+    errors = pd.read_csv(trained_run / "eval_audit" / "errors.csv")
+    assert set(errors["sentence_id"]) <= set(test.loc[test["audit"], "sentence_id"])
+    tsv = trained_run / "plain.tsv"
+    tsv.write_text("sentence_id\tsentence\tlabel\n1\tLe pont a fermé en 2019.\tunverifiable\n")
+    done = srcrel("evaluate", "run_dir=out", f"data={tsv}", "output_dir=eval_tsv_audit", "subset=audit",
+                  cwd=trained_run)
+    assert done.returncode == 1 and "has no `audit` column" in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and not (trained_run / "eval_tsv_audit").exists()
+
+
 def test_evaluate_of_a_non_run_fails_in_one_line(tmp_path, tiny_dataset_dir):
     done = srcrel("evaluate", f"run_dir={tmp_path}", f"data={tiny_dataset_dir}", "output_dir=x",
                   cwd=tmp_path)
