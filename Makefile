@@ -46,6 +46,8 @@ bench: install studio-install postgres-install
 	$(BIN)/python benchmarks/ingest_benchmark.py
 	$(BIN)/python benchmarks/push_benchmark.py
 	$(BIN)/python benchmarks/annotator_load.py
+	$(BIN)/python benchmarks/backend_predict.py
+	$(BIN)/python benchmarks/active_learning.py
 
 lint: install
 	$(BIN)/python -m ruff check srcrel srcrel_core labeling training tests benchmarks

@@ -177,7 +177,7 @@ def _loop_rounds(out: Path, config: DemoConfig, sim: SimulateConfig) -> None:
     from labeling.studio.simulate import run_simulation
     from srcrel.cli import compose_stage_config
     from srcrel.loop.config import LoopConfig
-    from srcrel.loop.run import loop_next, loop_status
+    from srcrel.loop.run import loop_next, loop_status, read_rounds
 
     name = f"{config.project}-loop"
     args = [f"pool={out / 'ingest'}", f"project.name={name}", f"batch_size={config.loop_batch}",
@@ -186,7 +186,8 @@ def _loop_rounds(out: Path, config: DemoConfig, sim: SimulateConfig) -> None:
     # the annotators keep a pre-filled answer unread 30% of the time: the anchoring the card measures
     people = replace(sim, project=ProjectSettings(name=name), state_dir=str(out / "loop" / "state"),
                      annotators=[SimulatedAnnotator(a.email, a.accuracy, 0.3) for a in sim.annotators])
-    for n in range(config.loop_rounds):
+    done_rounds = len(read_rounds(out / "loop" / "rounds.jsonl", name))  # a re-run adds no round
+    for n in range(done_rounds, config.loop_rounds):
         prefill = ["loop.preannotate=true", "loop.anchoring_check=true"] if n else []
         cfg = to_dataclass(compose_stage_config("loop", ["action=next", *args, *prefill]), LoopConfig)
         cfg.studio = config.studio

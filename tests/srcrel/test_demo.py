@@ -49,9 +49,16 @@ def test_demo_runs_end_to_end(studio_settings: StudioSettings, tmp_path: Path, m
         metrics = json.loads((out / "runs" / model / "metrics.json").read_text())
         assert 0 <= metrics["macro_f1"] <= 1
     assert (out / "runs" / "baselines.md").is_file()
+    rounds = [json.loads(line) for line in (out / "loop" / "rounds.jsonl").read_text().splitlines()]
+    assert [(r["round"], r["pushed"], r["audit"]) for r in rounds] == [(0, 60, 12), (1, 60, 12)]
+    assert rounds[1]["model_version"] and rounds[1]["prefilled"] > 0 and rounds[1]["labels"] >= 55
+    loop = json.loads((out / "loop" / "dataset" / "report.json").read_text())["loop"]
+    assert loop["rounds"] == {"0": 60, "1": 60} and loop["audit_sentences"] == 24
+    assert loop["origins"].get("prediction", 0) > 0 and "anchoring_effect" in loop
 
     # a second run is idempotent: nothing imported or annotated twice
     run_demo(config)
     again = json.loads((out / "dataset" / "report.json").read_text())
     assert again["export"]["reconciliation"]["exported"] == 3 * 228
     assert again["dataset"]["fingerprint"] != "" and again["agreement"] == report["agreement"]
+    assert len((out / "loop" / "rounds.jsonl").read_text().splitlines()) == 2  # no third round
