@@ -104,6 +104,7 @@ def select_batch(candidates: Sequence[str], *, batch_size: int, seed: int, round
     """
     if not 0 <= audit_share <= 1:
         raise ValueError(f"audit_share must be in [0, 1], got {audit_share}")
+    strategy, uncertainty, cold_start = Strategy(strategy), Uncertainty(uncertainty), ColdStart(cold_start)
     n = len(candidates)
     size = min(batch_size, n)
     if size <= 0:

@@ -55,7 +55,8 @@ def _loop(studio: StudioSettings, pool: Path, work: Path, name: str, *extra: str
     return to_dataclass(compose_stage_config("loop", [
         "action=next", f"pool={pool}", f"project.name={name}", "batch_size=30", f"output_dir={work / name}",
         f"state_dir={work / 'state'}", f"guidelines={REPO_ROOT / 'docs/guidelines.md'}", "progress=never",
-        f"annotators=[{','.join(ANNOTATORS)}]", "loop.n_boot=200", *extra, *_studio(studio)]), LoopConfig)
+        f"annotators=[{','.join(ANNOTATORS)}]", "loop.n_boot=200", "model=tfidf_logreg", "loop.strategy=uncertainty",
+        *extra, *_studio(studio)]), LoopConfig)
 
 
 def _simulate(studio: StudioSettings, pool: Path, work: Path, name: str, anchoring: float = 0.0) -> None:

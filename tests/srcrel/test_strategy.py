@@ -78,3 +78,8 @@ def test_never_more_than_asked_nor_than_the_pool(n: int, size: int, share: float
     assert len(batch) == min(size, n) and len({c.sentence_id for c in batch}) == len(batch)
     assert {c.sentence_id for c in batch} <= set(ids)
     assert sum(c.audit for c in batch) == min(len(batch), round(len(batch) * share))
+
+
+def test_an_unknown_strategy_is_refused() -> None:
+    with pytest.raises(ValueError, match="not_a_strategy"):
+        select_batch(IDS, batch_size=5, seed=0, round_index=1, strategy="not_a_strategy", proba=PROBA)
