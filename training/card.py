@@ -37,7 +37,11 @@ def render_model_card(metrics: dict[str, Any]) -> str:
     if metrics.get("validation"):
         lines.append(f"| validation macro-F1 (model fit on train only) | "
                      f"{metrics['validation']['macro_f1']:.3f} | |")
-    if metrics.get("cv"):
+    seeds = metrics.get("seeds")
+    if seeds and seeds["test_macro_f1_sd"] is not None:
+        lines.append(f"| test macro-F1 of each seed alone, mean ± sd over {len(seeds['per_seed'])} seeds | "
+                     f"{seeds['test_macro_f1_mean']:.3f} ± {seeds['test_macro_f1_sd']:.3f} | |")
+    if metrics.get("cv") and "skipped" not in metrics["cv"]:
         cv = metrics["cv"]
         lines.append(f"| grouped {cv['n_folds']}-fold CV macro-F1 (train) | "
                      f"{cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f} | |")
@@ -53,6 +57,11 @@ def render_model_card(metrics: dict[str, Any]) -> str:
                   for lang, s in metrics["per_language"].items()]
     if metrics.get("learning_curve"):
         lines += ["", f"Learning curve: {metrics['learning_curve_verdict']} (learning_curve.png)."]
+    if seeds:
+        lines += ["", f"Served model: {seeds['served']}; epochs kept (chosen on validation): "
+                  + ", ".join(f"seed {r['seed']}: {r['epoch']}" for r in seeds["per_seed"]) + "."]
+    if (metrics.get("cv") or {}).get("skipped"):
+        lines += ["", f"Cross-validation and learning curve skipped: {metrics['cv']['skipped']}."]
     lines += [
         "", "## Intended use", "",
         ("A baseline for triaging news sentences during annotation and for measuring whether a "

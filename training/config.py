@@ -14,6 +14,7 @@ __all__ = [
     "CLASSIFIERS",
     "SPLITS",
     "Classifier",
+    "Device",
     "EmbeddingPrefix",
     "EncoderAction",
     "EncoderConfig",
@@ -22,6 +23,7 @@ __all__ = [
     "FeaturesConfig",
     "MemberConfig",
     "ModelConfig",
+    "Pooling",
     "Protocol",
     "ReportConfig",
     "RuleConfig",
@@ -41,6 +43,7 @@ class Classifier(StrEnum):
     svm = "svm"
     nb = "nb"
     ensemble = "ensemble"
+    finetune = "finetune"  # a transformers encoder fine-tuned end to end (training/finetune.py)
 
 
 class EmbeddingPrefix(StrEnum):
@@ -48,6 +51,19 @@ class EmbeddingPrefix(StrEnum):
 
     query = "query"
     passage = "passage"
+
+
+class Pooling(StrEnum):
+    """finetune: mean of the last hidden states, or the model's own sequence-classification head."""
+
+    mean = "mean"
+    cls = "cls"
+
+
+class Device(StrEnum):
+    auto = "auto"  # cuda when torch sees a GPU, else cpu
+    cpu = "cpu"
+    cuda = "cuda"
 
 
 class Split(StrEnum):
@@ -115,6 +131,21 @@ class ModelConfig:
     alpha: float = 1.0  # smoothing (nb)
     class_weight: str | None = "balanced"
     members: list[MemberConfig] = field(default_factory=list)  # ensemble only
+    # finetune only (configs/model/finetune.yaml): a Hugging Face model id or a local directory
+    pretrained: str = ".srcrel/encoders/multilingual-e5-small"
+    seeds: list[int] = field(default_factory=lambda: [0])  # one model per seed; mean ± sd reported
+    ensemble: bool = False  # serve the average of the seeds' probabilities (else the best seed on validation)
+    lr: float = 5e-5
+    epochs: int = 4  # at most; the epoch kept is the best on validation
+    patience: int = 1  # epochs without a better validation macro-F1 before stopping
+    batch_size: int = 16
+    max_length: int = 96  # tokens per training sentence
+    eval_max_length: int = 128  # tokens per sentence when predicting
+    freeze_embeddings: bool = True  # word embeddings are most of a multilingual encoder's weights
+    pooling: Pooling = Pooling.mean
+    text_prefix: str = "query: "  # e5 encoders expect it before a short text
+    bf16: bool | None = None  # null: bf16 autocast when the CPU (or GPU) supports it
+    device: Device = Device.auto
 
 
 @dataclass

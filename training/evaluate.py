@@ -24,7 +24,7 @@ from srcrel_core.settings import to_dataclass
 from training.config import EvaluateConfig
 from training.data import load_data, model_inputs
 from training.metrics import Scores, score_predictions
-from training.models import load_model
+from training.models import load_run_model
 
 __all__ = [
     "METRICS_VERSION",
@@ -37,7 +37,7 @@ __all__ = [
     "write_metrics",
 ]
 
-METRICS_VERSION = 2  # 2: + ci_level; cv records failed_folds and failures
+METRICS_VERSION = 3  # 2: + ci_level; cv records failed_folds and failures; 3: + seeds (model=finetune)
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,7 @@ def metrics_dict(scores: Scores, *, model: str, split: str, extra: dict[str, Any
         "per_language": body["per_language"], "ece": body["ece"], "brier": body["brier"],
         "validation": None, "cv": None, "learning_curve": None, "learning_curve_verdict": None,
         "timing": {}, "data": {}, "provenance": {},
+        "seeds": None,  # model=finetune: per-seed epoch, validation and test macro-F1, mean ± sd
     }
     unknown = set(extra) - set(out)
     if unknown:
@@ -110,7 +111,7 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateResult:
         raise TrainingError(f"{meta_path} not found: run_dir must be the output_dir of `srcrel train`")
     trained = json.loads(meta_path.read_text())
     labels = tuple(trained["labels"])
-    model = load_model(run_dir / "model.skops")
+    model = load_run_model(run_dir)
     data = load_data(config.data, label_names=labels)
     split = config.split if config.split in data.splits else next(iter(data.splits))
     if len(data.splits) > 1 and config.split not in data.splits:

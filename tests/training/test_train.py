@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FAKE_KEY = "lsk-FAKE-0123456789abcdef-secret"
 TOP_KEYS = ["metrics_version", "model", "split", "labels", "n", "macro_f1", "macro_f1_ci", "accuracy",
             "accuracy_ci", "ci_level", "per_class", "confusion_matrix", "per_language", "ece", "brier", "validation",
-            "cv", "learning_curve", "learning_curve_verdict", "timing", "data", "provenance"]
+            "cv", "learning_curve", "learning_curve_verdict", "timing", "data", "provenance", "seeds"]
 
 
 def srcrel(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
