@@ -44,8 +44,10 @@ postgres-install:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; \
 	  else echo "make: PostgreSQL missing: run 'sudo apt-get install postgresql' (studio.database=postgresql needs its server programs)" >&2; exit 1; fi; }
 
-demo: install studio-install
-	$(BIN)/python -m srcrel.demo output_dir=$(DEMO_DIR)
+# `make demo DEMO_FINETUNE=1` adds the fine-tuned e5 baseline (installs the finetune extra first)
+DEMO_FINETUNE ?=
+demo: install studio-install $(if $(DEMO_FINETUNE),finetune-install)
+	$(BIN)/python -m srcrel.demo output_dir=$(DEMO_DIR) $(if $(DEMO_FINETUNE),finetune=true)
 
 test: install finetune-install studio-install browser-install postgres-install
 	$(BIN)/python -m pytest

