@@ -46,6 +46,14 @@ def _settings(provenance: Path) -> dict[str, object]:
     return {"features": (config.get("features") or {}).get("name"), "C": (config.get("model") or {}).get("C")}
 
 
+def _seed_spread(seeds: dict | None) -> dict[str, object]:
+    """model=finetune: how many seeds were trained and their test macro-F1 mean ± sd (sd NaN for one)."""
+    if not seeds:
+        return {"n_seeds": None, "seed_mean": None, "seed_sd": None}
+    return {"n_seeds": len(seeds["per_seed"]), "seed_mean": seeds["test_macro_f1_mean"],
+            "seed_sd": seeds["test_macro_f1_sd"]}
+
+
 def collect_runs(pattern: str) -> pd.DataFrame:
     """One row per run: its selection score, test figures with CI, CV, calibration, fit time."""
     rows = []
@@ -60,7 +68,7 @@ def collect_runs(pattern: str) -> pd.DataFrame:
             "macro_f1": m["macro_f1"], "ci_low": m["macro_f1_ci"][0], "ci_high": m["macro_f1_ci"][1],
             "accuracy": m["accuracy"], "ece": m.get("ece"), "n_test": m["n"],
             "fit_seconds": m.get("timing", {}).get("fit_seconds"),
-            "dataset_fingerprint": config.get("dataset_fingerprint"),
+            "dataset_fingerprint": config.get("dataset_fingerprint"), **_seed_spread(m.get("seeds")),
         })
     if not rows:
         raise InputError(f"runs={pattern!r} matched no run dir with a metrics.json; quote the glob "
@@ -74,15 +82,22 @@ def collect_runs(pattern: str) -> pd.DataFrame:
     return table.drop(columns="_key").reset_index(drop=True)
 
 
+def _spread(row) -> str:
+    if row.n_seeds is None or pd.isna(row.n_seeds):
+        return ""
+    sd = "" if row.seed_sd is None or pd.isna(row.seed_sd) else f" ± {row.seed_sd:.3f}"
+    return f"{row.seed_mean:.3f}{sd} ({int(row.n_seeds)} seeds)"
+
+
 def _markdown(table: pd.DataFrame) -> str:
     lines = [("| run | model | features | C | validation macro-F1 | CV macro-F1 | "
-              "test macro-F1 (bootstrap CI) | accuracy | ECE | fit s | selected |"),
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "test macro-F1 (bootstrap CI) | seeds: test mean ± sd | accuracy | ECE | fit s | selected |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda v: "" if v is None or pd.isna(v) else f"{v:.3f}"
     for r in table.itertuples():
         lines.append(f"| {r.run} | {r.model} | {r.features or ''} | {'' if r.C is None else r.C} | "
                      f"{fmt(r.validation_macro_f1)} | {fmt(r.cv_macro_f1)} | "
-                     f"{r.macro_f1:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.accuracy:.3f} | "
+                     f"{r.macro_f1:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | {_spread(r)} | {r.accuracy:.3f} | "
                      f"{fmt(r.ece)} | {fmt(r.fit_seconds)} | {'**yes**' if r.selected else ''} |")
     if table["dataset_fingerprint"].nunique() > 1:
         lines.append("\nWarning: these runs used different datasets (dataset_fingerprint differs); "

@@ -68,6 +68,19 @@ def test_metrics_have_macro_f1_cis_and_seed_mean_sd(ensemble_run):
     assert "mean ± sd over 2 seeds" in (ensemble_run / "model_card.md").read_text()
 
 
+def test_report_shows_the_seeds_mean_and_sd(ensemble_run, tmp_path):
+    from training.config import ReportConfig
+    from training.report import run_report
+
+    seeds = json.loads((ensemble_run / "metrics.json").read_text())["seeds"]
+    result = run_report(ReportConfig(runs=str(ensemble_run), output=str(tmp_path / "report")))
+    row = result.table.iloc[0]
+    assert row["n_seeds"] == 2 and row["seed_mean"] == pytest.approx(seeds["test_macro_f1_mean"])
+    assert row["seed_sd"] == pytest.approx(seeds["test_macro_f1_sd"])
+    cell = f"{seeds['test_macro_f1_mean']:.3f} ± {seeds['test_macro_f1_sd']:.3f} (2 seeds)"
+    assert cell in result.markdown.read_text()
+
+
 def test_the_kept_epoch_is_the_best_on_validation(ensemble_run):
     for run in json.loads((ensemble_run / "metrics.json").read_text())["seeds"]["per_seed"]:
         scores = run["epoch_validation_macro_f1"]
