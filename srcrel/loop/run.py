@@ -236,7 +236,7 @@ def loop_status(config: LoopConfig) -> list[dict[str, Any]]:
     """The round log, and (when the project exists) how the labels and the audit score stand now."""
     _check(config)
     rounds = read_rounds(Path(config.output_dir) / "rounds.jsonl", config.project.name)
-    exists, _ = _pushed(config)
+    exists = api.find_project(api.connect(resolve_connection(config.studio)), config.project.name) is not None
     now = None
     if exists:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
