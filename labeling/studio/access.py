@@ -112,7 +112,7 @@ RULES: tuple[Rule, ...] = (
        ("project",)),
     _r("next task (API)", "GET", r"^/api/projects/(?P<project>\d+)/next/?$", Check.project, rewrite="task",
        hands_out=True),
-    _r("ML backends of the project", "GET", r"^/api/ml/?$", Check.project, ("project",)),
+    _r("ML backends of the project", "GET", r"^/api/ml/?$", Check.project, ("project",), rewrite="ml_backends"),
     _r("data manager columns", "GET", r"^/api/dm/columns/?$", Check.project, ("project",)),
     _r("data manager project", "GET", r"^/api/dm/project/?$", Check.project, ("project", "interaction", "include"),
        rewrite="project"),
@@ -253,6 +253,11 @@ PROJECT_KEYS = frozenset({"id", "title", "description", "label_config", "parsed_
 
 def blind_project(project: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in project.items() if k in PROJECT_KEYS}
+
+
+# what the labeling screen reads of a project's ML backends (is one interactive?); not its URL,
+# error text (a traceback), auth user, timeout or extra params
+ML_BACKEND_KEYS = frozenset({"id", "project", "title", "state", "readable_state", "is_interactive", "model_version"})
 
 
 # the keys of a task an annotator receives; anything else (annotator lists, counts of others'

@@ -269,6 +269,9 @@ class Gateway:
             data = {**data, "results": items, "count": len(items)} if isinstance(data, dict) else items
         elif rule.rewrite == "project" and isinstance(data, dict):
             data = access.blind_project(data)
+        elif rule.rewrite == "ml_backends":  # no backend URL, error text or auth user
+            items = data.get("results", []) if isinstance(data, dict) else data
+            data = [{k: v for k, v in b.items() if k in access.ML_BACKEND_KEYS} for b in items if isinstance(b, dict)]
         elif rule.rewrite == "views" and isinstance(data, list):  # one's own tabs only
             data = [v for v in data if isinstance(v, dict) and v.get("user") == who["id"]]
         elif rule.rewrite == "label_links":  # no count of everyone's answers per label

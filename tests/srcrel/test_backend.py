@@ -20,7 +20,7 @@ import requests
 
 from labeling.studio import api
 from labeling.studio.config import ProjectSettings, PushConfig, StudioSettings
-from labeling.studio.connection import resolve_connection
+from labeling.studio.connection import gateway_url, resolve_connection
 from labeling.studio.push import push_tasks
 from srcrel.backend.app import predict_tasks
 from srcrel.backend.config import BackendConfig
@@ -43,6 +43,9 @@ OPINION = ["This bridge is a disgrace and the minister should be ashamed.",
            "The budget is a shameful waste, and everyone knows it."]
 TEXTS = [*SOURCED, *OPINION, "The border crossing was closed on Tuesday.", "Thousands crossed the bridge last week.",
          "The company said the plant would close, a spokesman told reporters.", "What a ridiculous plan this is."]
+
+
+ANNOTATOR = "backend-annotator@example.org"
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ def project(studio_settings: StudioSettings, tmp_path: Path) -> Project:
     name = f"backend-{uuid.uuid4().hex[:8]}"
     src = write_ingest_dir(tmp_path / "ingest", len(TEXTS), texts=dict(enumerate(TEXTS)))
     push = PushConfig(input=str(src), project=ProjectSettings(name=name), guidelines=str(REPO / "docs" / "guidelines.md"),
-                      state_dir=str(tmp_path / "push"), studio=studio_settings)
+                      state_dir=str(tmp_path / "push"), studio=studio_settings, annotators=[ANNOTATOR])
     result = push_tasks(push)
     client = api.connect(resolve_connection(studio_settings))
     refs = {sid: tid for tid, sid in api.list_task_refs(client, result.project_id)}
@@ -145,6 +148,25 @@ def test_registered_backend_predicts_on_tasks_and_an_annotation_retrains_it(proj
     api.retrieve_predictions(project.client, project.id, [project.tasks[11]])
     versions = {p.model_version for p in api.list_predictions(project.client, project.tasks[11])}
     assert versions == {first, second}
+
+
+@pytest.mark.studio
+@pytest.mark.slow
+def test_annotators_see_that_a_backend_exists_but_not_its_url_or_errors(
+        studio_settings: StudioSettings, project: Project, running: tuple[Backend, str]) -> None:
+    _, url = running
+    token = api.get_user_token(studio_settings, ANNOTATOR)
+    seen = requests.get(f"{gateway_url(studio_settings)}/api/ml", params={"project": project.id}, timeout=30,
+                        headers={"Authorization": f"Token {token}"})
+    assert seen.status_code == 200
+    [backend] = seen.json()
+    assert backend["is_interactive"] is False and backend["project"] == project.id  # what the screen reads
+    assert not {"url", "error_message", "basic_auth_user", "extra_params", "timeout"} & set(backend)
+    assert url not in seen.text
+    [direct] = requests.get(f"{resolve_connection(studio_settings).url}/api/ml", params={"project": project.id},
+                            timeout=30, headers={"Authorization": f"Token {resolve_connection(studio_settings).api_key}"}
+                            ).json()
+    assert direct["url"] == url  # the administrator, on Label Studio directly, still sees everything
 
 
 @pytest.mark.studio
