@@ -85,14 +85,14 @@ def _url(client: LabelStudio) -> str:
     return str(client._client_wrapper.get_base_url())
 
 
-def describe_server(conn: Connection) -> tuple[str, tuple[str, ...]]:
-    """(version, project titles) of a running server."""
+def describe_server(conn: Connection) -> tuple[str, tuple[str, ...], tuple[MLBackend, ...]]:
+    """(version, project titles, every project's ML backends) of a running server."""
     client = connect(conn)
     with studio_errors(conn.url, "status"):
         version = client.versions.get().release or ""
-        projects: Any = client.projects.list(page_size=100)
-        titles = tuple(p.title or "" for p in projects)
-    return version, titles
+        projects: Any = list(client.projects.list(page_size=100))
+        backends = tuple(ml_backend_record(b) for p in projects for b in client.ml.list(project=p.id))
+    return version, tuple(p.title or "" for p in projects), backends
 
 
 def find_project(client: LabelStudio, name: str) -> Project | None:

@@ -32,6 +32,7 @@ class ServerStatus:
     gateway: str = ""  # the annotators' address when srcrel's gateway runs for this server
     database: str = ""  # what the managed server stores its data in (empty for an external server)
     instances: tuple[str, ...] = ()  # extra Label Studio processes answering behind the gateway
+    ml_backends: tuple[api.MLBackend, ...] = ()  # every project's: Label Studio sends them tasks and answers
 
 
 def read_status(settings: StudioSettings) -> ServerStatus:
@@ -44,13 +45,13 @@ def read_status(settings: StudioSettings) -> ServerStatus:
     conn = resolve_connection(settings)
     if not health(conn.url):
         return ServerStatus(state="down", url=conn.url, database=database)
-    version, projects = api.describe_server(conn)
+    version, projects, backends = api.describe_server(conn)
     gateway = gateway_url(settings) if conn.managed and gateway_pid(settings) else ""
     instances = tuple(f"http://127.0.0.1:{port}" for port in settings.instance_ports
                       if conn.managed and health(f"http://127.0.0.1:{port}"))
     return ServerStatus(state="up", url=conn.url, version=version, projects=projects,
                         pid=running_pid(settings) if conn.managed else None, gateway=gateway,
-                        database=database, instances=instances)
+                        database=database, instances=instances, ml_backends=backends)
 
 
 def run_from_config(cfg: Any) -> None:
@@ -78,5 +79,9 @@ def run_from_config(cfg: Any) -> None:
                   + (": " + ", ".join(status.projects) if status.projects else ""))
             if status.instances:
                 print(f"{len(status.instances)} more instance(s) on the same database: {', '.join(status.instances)}")
+            for b in status.ml_backends:
+                print(f"ML backend {b.title!r} on project {b.project_id}: {b.url}, {b.state}"
+                      + (f", model {b.model_version}" if b.model_version else "")
+                      + (f", error: {b.error.splitlines()[0][:120]}" if b.error else ""))
             print(f"annotator gateway up at {status.gateway}" if status.gateway else
                   "annotator gateway: not running (annotators would reach Label Studio unguarded)")

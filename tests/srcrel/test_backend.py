@@ -19,6 +19,8 @@ import pytest
 import requests
 
 from labeling.studio import api
+from labeling.studio.command import read_status
+from labeling.studio.command import run_from_config as run_studio
 from labeling.studio.config import ProjectSettings, PushConfig, StudioSettings
 from labeling.studio.connection import gateway_url, resolve_connection
 from labeling.studio.push import push_tasks
@@ -153,7 +155,8 @@ def test_registered_backend_predicts_on_tasks_and_an_annotation_retrains_it(proj
 @pytest.mark.studio
 @pytest.mark.slow
 def test_annotators_see_that_a_backend_exists_but_not_its_url_or_errors(
-        studio_settings: StudioSettings, project: Project, running: tuple[Backend, str]) -> None:
+        studio_settings: StudioSettings, project: Project, running: tuple[Backend, str],
+        capsys: pytest.CaptureFixture[str]) -> None:
     _, url = running
     token = api.get_user_token(studio_settings, ANNOTATOR)
     seen = requests.get(f"{gateway_url(studio_settings)}/api/ml", params={"project": project.id}, timeout=30,
@@ -167,6 +170,12 @@ def test_annotators_see_that_a_backend_exists_but_not_its_url_or_errors(
                             timeout=30, headers={"Authorization": f"Token {resolve_connection(studio_settings).api_key}"}
                             ).json()
     assert direct["url"] == url  # the administrator, on Label Studio directly, still sees everything
+    listed = [b for b in read_status(studio_settings).ml_backends if b.project_id == project.id]
+    assert [(b.url, b.state) for b in listed] == [(url, "Connected")]
+    run_studio(compose_stage_config("studio", ["action=status", f"studio.port={studio_settings.port}",
+                                               f"studio.data_dir={studio_settings.data_dir}",
+                                               f"studio.public_port={studio_settings.public_port}"]))
+    assert f"on project {project.id}: {url}, Connected" in capsys.readouterr().out
 
 
 @pytest.mark.studio
