@@ -126,6 +126,22 @@ def test_the_ensemble_averages_the_seeds_probabilities(data_dir, encoder_dir):
     assert np.allclose(single.predict_proba(X), each[single.served_[0]])
 
 
+@pytest.mark.parametrize("freeze", [True, False])
+def test_freeze_embeddings_keeps_the_word_embeddings_and_only_them(data_dir, encoder_dir, freeze):
+    import torch
+    from transformers import AutoModel
+
+    data = load_data(str(data_dir))
+    model = fit_finetune(FineTunedClassifier(**{**_fit_params(encoder_dir), "seeds": (0,), "epochs": 1},
+                                             freeze_embeddings=freeze), data.splits["train"], data.splits["validation"])
+    before = AutoModel.from_pretrained(str(encoder_dir), add_pooling_layer=False)
+    after = model.networks_[0]["encoder"]
+    words = torch.equal(before.get_input_embeddings().weight, after.get_input_embeddings().weight.float())
+    layer = torch.equal(before.encoder.layer[0].attention.self.query.weight,
+                        after.encoder.layer[0].attention.self.query.weight.float())
+    assert words is freeze and not layer  # the layers train either way
+
+
 def _fit_params(encoder_dir: Path) -> dict:
     return {"pretrained": str(encoder_dir), "seeds": (0, 1), "ensemble": True, "lr": 2e-3, "epochs": 2,
             "patience": 2, "text_prefix": ""}
