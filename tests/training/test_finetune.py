@@ -191,6 +191,8 @@ def test_select_compares_finetune_with_a_baseline_on_validation_and_refuses_cv(d
     data = load_data(str(data_dir))
     table = select(data, configs, rule)
     assert table["model"].tolist() == ["finetune", "tfidf_logreg"]
+    assert table["features"].tolist() == [encoder_dir.name, "tfidf"] and table["lr"].tolist()[0] == 0.002
+    assert pd.isna(table["C"].tolist()[0]) and table["freeze_embeddings"].tolist()[0] is True
     assert table["score"].between(0, 1).all() and table["chosen"].sum() == 1
     with pytest.raises(ConfigError, match="protocol: validation"):
         select(data, configs, SelectionRule(folds=3, seed=0, candidates=overrides, protocol="cv"))
