@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics import f1_score
 from sklearn.utils.validation import check_is_fitted
 
 from srcrel_core.errors import TrainingError
 from training.config import ModelConfig
 from training.data import model_inputs
+from training.metrics import macro_f1
 
 __all__ = ["FINETUNE_EXTRA", "FineTunedClassifier", "SeedRun", "fit_and_score_finetune", "fit_finetune",
            "from_model_config", "import_torch", "seed_scores"]
@@ -218,8 +218,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
             if held is None:
                 continue
             pred = self.classes_[self._proba(torch, net, held[0]).argmax(axis=1)]
-            scores.append(float(f1_score(held[1], pred, labels=list(self.classes_), average="macro",
-                                         zero_division=0)))
+            scores.append(macro_f1(held[1], pred, self.classes_))
             if scores[-1] > max(scores[:-1], default=-1.0):
                 best_epoch = epoch
                 best_state = {n: p.detach().clone() for n, p in net.named_parameters() if p.requires_grad}
@@ -271,8 +270,7 @@ def fit_and_score_finetune(estimator: FineTunedClassifier, train: pd.DataFrame, 
     """Selection on validation: the served model's macro-F1 there, its epochs chosen there too (as if
     each epoch <= model.epochs were one more candidate of the rule)."""
     model = fit_finetune(estimator, train, validation)
-    pred = model.predict(model_inputs(validation))
-    return float(f1_score(validation["label"], pred, labels=list(labels), average="macro", zero_division=0))
+    return macro_f1(validation["label"].to_numpy(), model.predict(model_inputs(validation)), labels)
 
 
 def seed_scores(model: FineTunedClassifier, test: pd.DataFrame, labels: Sequence[str]) -> dict[str, Any]:
@@ -282,8 +280,7 @@ def seed_scores(model: FineTunedClassifier, test: pd.DataFrame, labels: Sequence
     runs = []
     for run, proba in zip(model.runs_, model.seed_proba(model_inputs(test)), strict=True):
         pred = model.classes_[proba.argmax(axis=1)]
-        runs.append({**asdict(run), "test_macro_f1": float(f1_score(gold, pred, labels=list(labels),
-                                                                    average="macro", zero_division=0))})
+        runs.append({**asdict(run), "test_macro_f1": macro_f1(gold, pred, labels)})
     test_f1 = [r["test_macro_f1"] for r in runs]
     val_f1 = [r["validation_macro_f1"] for r in runs if r["validation_macro_f1"] is not None]
     sd = lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else None

@@ -22,8 +22,8 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-__all__ = ["Scores", "bootstrap_ci", "expected_calibration_error", "resample_indices", "resample_scores",
-           "score_predictions"]
+__all__ = ["Scores", "bootstrap_ci", "expected_calibration_error", "macro_f1", "resample_indices",
+           "resample_scores", "score_predictions"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Scores:
         return asdict(self)
 
 
-def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> float:
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> float:
     return float(f1_score(y_true, y_pred, labels=list(labels), average="macro", zero_division=0))
 
 
@@ -123,7 +123,7 @@ def score_predictions(y_true: Sequence[str] | np.ndarray, y_pred: Sequence[str] 
             lang_ci = bootstrap_ci(group["t"].to_numpy(), group["p"].to_numpy(), labels=labels,
                                    n_boot=n_boot, seed=seed, confidence=confidence)
             per_language[str(lang) or "unknown"] = {
-                "n": len(group), "macro_f1": _macro_f1(group["t"].to_numpy(), group["p"].to_numpy(), labels),
+                "n": len(group), "macro_f1": macro_f1(group["t"].to_numpy(), group["p"].to_numpy(), labels),
                 "accuracy": float(accuracy_score(group["t"], group["p"])), "macro_f1_ci": lang_ci["macro_f1"]}
     ece = brier = None
     if proba is not None and len(t):
@@ -131,7 +131,7 @@ def score_predictions(y_true: Sequence[str] | np.ndarray, y_pred: Sequence[str] 
         onehot = (t[:, None] == np.asarray(labels, dtype=object)[None, :]).astype(float)
         brier = float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
     return Scores(
-        n=len(t), macro_f1=_macro_f1(t, p, labels) if len(t) else float("nan"),
+        n=len(t), macro_f1=macro_f1(t, p, labels) if len(t) else float("nan"),
         accuracy=float(accuracy_score(t, p)) if len(t) else float("nan"),
         macro_f1_ci=ci["macro_f1"], accuracy_ci=ci["accuracy"], ci_level=confidence, per_class=per_class,
         confusion=confusion_matrix(t, p, labels=list(labels)).tolist() if len(t) else [],
