@@ -44,6 +44,7 @@ DROP_REASONS: tuple[DropReason, ...] = ("cancelled", "ground_truth", "empty_resu
 # srcrel_overlap: the annotators push asked for (project.maximum_annotations, or 1 outside the
 # overlap sample); guidelines_version stays last (see parse_export)
 # loop_*: what `srcrel loop next` recorded when it chose the sentence (srcrel/loop/run.py)
+# all of these are read from the task's meta, where srcrel keeps its bookkeeping, then from data
 _TASK_FIELDS = {"article_id": "article_id", "sentence": "text", "prev_sentence": "prev_text",
                 "next_sentence": "next_text", "lang": "lang", "title": "title",
                 "srcrel_overlap": "overlap", "loop_round": "round", "loop_audit": "audit",
@@ -164,8 +165,9 @@ def parse_export(
                     ls_id = task.get("id", "?") if isinstance(task, dict) else "?"
                     raise _fail(path, reader, f"task #{n_tasks} (id {ls_id}) has no data.sentence_id")
                 sid = str(data["sentence_id"])
-                if sid not in tasks:
-                    tasks[sid] = tuple([_task_value(data.get(k)) for k in _TASK_FIELDS])
+                if sid not in tasks:  # srcrel's bookkeeping is in meta (older projects: in data)
+                    meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
+                    tasks[sid] = tuple([_task_value(meta[k] if k in meta else data.get(k)) for k in _TASK_FIELDS])
                     task_codes[sid] = len(task_codes)
                 version = codes["version"].setdefault(tasks[sid][-1], len(codes["version"]))
                 task_code, is_control = task_codes[sid], sid in control_ids

@@ -148,7 +148,7 @@ def _report(config: BuildConfig, labels: tuple[str, ...], parsed: ParsedExport,
         "export": {"file": parsed.path.name, "sha256": parsed.sha256, "tasks": parsed.n_tasks,
                    "reconciliation": {**asdict(rec), "balanced": rec.balanced}},
         "overlap": {**asdict(overlap), "statement": overlap.statement},
-        "blind": blind_status(parsed.annotations["annotation_id"], read_gateway_record(parsed.path)),
+        "blind": blind_status(parsed.annotations, read_gateway_record(parsed.path)),
         "agreement": {
             "items": agreement.n_items, "paired_items": int((counts >= 2).sum()),
             "annotations": agreement.n_annotations,

@@ -195,8 +195,8 @@ def push_adjudication(config: AdjudicateConfig) -> AdjudicationPush:
             "sentence_id": sid, "article_id": task["article_id"], "lang": task["lang"],
             "sentence": task["text"], "prev_sentence": task["prev_text"] or "",
             "next_sentence": task["next_text"] or "", "title": task["title"] or "",
-            "earlier_annotations": earlier[sid], "adjudication_reason": reason,
-            "guidelines_version": version, "srcrel_batch": batch}}
+            "earlier_annotations": earlier[sid], "adjudication_reason": reason},
+            "meta": {"guidelines_version": version, "srcrel_batch": batch}}
 
     title = project_title(config.project.name, config.suffix)
     conn = resolve_connection(config.studio)

@@ -38,18 +38,14 @@ from labeling.studio.server import get_user_token, set_user_password  # re-expor
 from srcrel_core.errors import StudioError
 
 __all__ = [  # the records are re-exported: callers ask api
-    "HandedTask", "MLBackend", "Marker", "Project", "TaskPrediction", "UncertainImport", "User", "annotate",
-    "connect", "count_tasks", "create_marker", "create_user", "delete_project",
-    "delete_tasks", "describe_server", "ensure_project", "export_snapshot", "find_project", "find_tasks",
-    "get_user_token", "import_tasks", "list_markers", "list_ml_backends", "list_predictions", "list_task_refs",
-    "list_users", "next_task", "register_ml_backend", "retrieve_predictions", "set_overlap", "set_user_password",
-    "show_predictions", "studio_errors",
-]
+    "HandedTask", "MLBackend", "Marker", "Project", "TaskPrediction", "UncertainImport", "User", "annotate", "connect",
+    "count_tasks", "create_marker", "create_user", "delete_project", "delete_tasks", "describe_server", "ensure_project",
+    "export_snapshot", "find_project", "find_tasks", "get_user_token", "import_tasks", "list_markers",
+    "list_ml_backends", "list_predictions", "list_task_refs", "list_users", "next_task", "register_ml_backend",
+    "retrieve_predictions", "set_overlap", "set_user_password", "show_predictions", "studio_errors"]
 
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise in run logs
-
-
 
 
 @contextmanager
@@ -107,17 +103,17 @@ def find_project(client: LabelStudio, name: str) -> Project | None:
 
 
 def ensure_project(client: LabelStudio, name: str, *, label_config: str, instructions: str,
-                   description: str, maximum_annotations: int, show_skip_button: bool) -> Project:
-    """Create the project NAME, or update the one that exists: never a second one."""
+                   description: str, show_skip_button: bool, maximum_annotations: int = 1) -> Project:
+    """Create the project NAME, or update the one that exists: never a second one. Its label stream
+    must not depend on others' work (docs/team-setup.md: why maximum_annotations stays 1)."""
     fields: dict[str, Any] = {
         "label_config": label_config, "expert_instruction": instructions, "show_instruction": True,
-        "description": description, "maximum_annotations": maximum_annotations,
-        "overlap_cohort_percentage": 100, "show_skip_button": show_skip_button}
+        "description": description, "overlap_cohort_percentage": 100, "show_skip_button": show_skip_button,
+        "sampling": "Sequential sampling", "show_overlap_first": False, "skip_queue": "REQUEUE_FOR_OTHERS"}
     existing = find_project(client, name)
-    what = f"{'updating' if existing else 'creating'} project {name!r}"
-    with studio_errors(_url(client), what):
-        if existing is None:
-            raw = client.projects.create(title=name, **fields)
+    with studio_errors(_url(client), f"{'updating' if existing else 'creating'} project {name!r}"):
+        if existing is None:  # an older project keeps its maximum_annotations: a change resets task overlaps
+            raw = client.projects.create(title=name, maximum_annotations=maximum_annotations, **fields)
             titled = [m.id for m in list_markers(client, name)]  # re-check: the title must stay unique
             if len(titled) > 1 and int(raw.id or 0) != titled[0]:
                 log.warning("project %r was created twice at once (ids %s): keeping %d", name, titled, titled[0])
@@ -218,13 +214,22 @@ def delete_tasks(client: LabelStudio, project_id: int, task_ids: Sequence[int]) 
 
 
 def set_overlap(client: LabelStudio, task_ids: Sequence[int], overlap: int,
-                done: Callable[[int], None] = lambda _: None) -> None:
-    """Set the per-task overlap Label Studio's label stream honours (PATCH /api/tasks/ID, before any
-    answer: it does not recompute is_labeled). The project's own overlap cohort is unseeded and
-    re-drawn on every import, so srcrel keeps the cohort at 100% and sets the exceptions itself."""
+                done: Callable[[int], None] = lambda _: None, *, recount: bool = False) -> None:
+    """Set the per-task overlap the label stream honours (PATCH /api/tasks/ID). Label Studio does not
+    recompute is_labeled then, so the same call sets it: closed once the task holds `overlap`
+    answers (`recount`: read each task's count; else a fresh task, which holds at most one)."""
+    def update(task_id: int) -> None:
+        if recount:
+            held = int(client.tasks.get(str(task_id)).total_annotations or 0)
+            client.tasks.update(id=str(task_id), overlap=overlap, is_labeled=held >= overlap)
+        elif overlap > 1:
+            client.tasks.update(id=str(task_id), overlap=overlap, is_labeled=False)
+        else:
+            client.tasks.update(id=str(task_id), overlap=overlap)
+
     with studio_errors(_url(client), "setting task overlap"), ThreadPoolExecutor(4) as pool:
         # ~0.2 s each in Label Studio (it loads the task through the Data Manager's query): 4 at once
-        futures = {pool.submit(client.tasks.update, id=str(task_id), overlap=overlap): task_id for task_id in task_ids}
+        futures = {pool.submit(update, task_id): task_id for task_id in task_ids}
         for future in as_completed(futures):
             future.result()
             done(futures[future])  # recorded by the caller's thread only
@@ -325,17 +330,14 @@ def annotate(client: LabelStudio, task_id: int, *, from_name: str, to_name: str,
 
 
 def show_predictions(client: LabelStudio, project_id: int, model_version: str) -> None:
-    """Pre-fill the label stream with MODEL_VERSION's predictions: it hands out only the project's
-    model_version (tasks/models.py get_predictions_for_prelabeling), pinned to the first imported."""
+    """Pre-fill the label stream with MODEL_VERSION's predictions (it hands out only the project's
+    model_version, else the first imported: tasks/models.py get_predictions_for_prelabeling)."""
     with studio_errors(_url(client), f"setting the model version of project {project_id}"):
         client.projects.update(project_id, model_version=model_version, show_collab_predictions=True)
 
 
-# --- ML backends (srcrel backend) ---
-# Label Studio calls a registered backend itself: /health and /setup on registration and on every
-# listing, /predict from the Data Manager and the label stream (pre-annotation on), /webhook
-# START_TRAINING after each annotation saved (tasks/models.py update_ml_backend), all through its ML
-# connector (ML_BLOCK_LOCAL_IP); its extra ordinary webhook stays refused (SSRF_PROTECTION_ENABLED on).
+# --- ML backends (srcrel backend): Label Studio calls them itself, through its ML connector
+# (ML_BLOCK_LOCAL_IP); docs/team-setup.md and README's `srcrel backend` say when and why ---
 
 def list_ml_backends(client: LabelStudio, project_id: int) -> list[MLBackend]:
     """The project's ML backends (Label Studio health-checks each one while answering)."""
@@ -370,9 +372,8 @@ def register_ml_backend(client: LabelStudio, project_id: int, *, url: str, title
 
 
 def _created_despite_webhook_refusal(client: LabelStudio, project_id: int, url: str, exc: ApiError) -> int | None:
-    """Label Studio 1.23 commits a new ML backend, then (ml/models.py create_ml_webhook) tries to add
-    an ordinary webhook to URL/webhook, which SSRF protection refuses with a 403 for loopback: the
-    backend is there, its webhook is not (events arrive as START_TRAINING). Any other 403 is real."""
+    """Label Studio 1.23 saves a new backend, then its extra webhook to URL/webhook is refused (403,
+    SSRF protection, loopback; ml/models.py create_ml_webhook): the backend is there. Else: real."""
     hit = next((b for b in list_ml_backends(client, project_id) if b.url == url), None)
     if hit is None:  # refused before saving: the ML connector's own check (ML_BLOCK_LOCAL_IP) is on
         raise StudioError(f"Label Studio refuses the loopback ML backend {url}: it must run with "

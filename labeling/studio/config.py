@@ -77,12 +77,28 @@ class StudioSettings:
     executable: str = ""
     # seconds to wait for /health on `studio up` (the first start runs migrations: ~25 s)
     start_timeout: float = 180.0
-    # the annotator gateway (labeling/studio/gateway.py): the only address annotators are given and
+    # the annotator gateway (labeling/gateway/): the only address annotators are given and
     # the only one that may listen beyond loopback (e.g. public_host=0.0.0.0 on a LAN, see
     # docs/team-setup.md); Label Studio itself always stays on 127.0.0.1
     gateway: bool = True
     public_host: str = "127.0.0.1"
     public_port: int = 8090
+    # the address annotators type, written into their files (e.g. https://label.example.org behind
+    # a TLS proxy); empty: http://public_host:public_port (the machine's name for 0.0.0.0)
+    public_url: str = ""
+    # gateway processes side by side (postgresql only: their one-answer guard is a PostgreSQL
+    # advisory lock; on SQLite one process hands out tasks one at a time)
+    gateway_workers: int = 1
+    # requests one account may make, per window ("N/second;M/minute", the `limits` library's
+    # notation): past it, 429; a labeling screen makes a dozen calls on load, then 2-4 per sentence
+    gateway_account_rate: str = "50/second;3000/minute"
+    # log-in attempts per client address and account (password guessing), and credentials the
+    # gateway could not identify per address (each costs Label Studio a look-up)
+    gateway_login_rate: str = "10/minute"
+    gateway_address_rate: str = "60/minute"
+    # open connections one client address may hold (0: no cap; raise it behind a proxy that
+    # makes every annotator come from one address)
+    gateway_per_address: int = 64
     # postgresql: srcrel's own cluster in <data_dir>/postgres (Debian's postgresql package) on
     # 127.0.0.1:database_port, its password generated into the 0600 credentials file; or, when
     # POSTGRE_HOST is set in the environment, that existing server (Label Studio's own variables:
@@ -163,6 +179,9 @@ class PushConfig:
     state_dir: str = ".srcrel/push"
     # auto: a progress bar only on an interactive terminal; always; never
     progress: ProgressMode = ProgressMode.auto
+    # apply a change of label set, interface, guidelines or overlap to a project that already holds
+    # answers (refused otherwise: they were given under the old settings)
+    force: bool = False
     studio: StudioSettings = field(default_factory=StudioSettings)
 
 

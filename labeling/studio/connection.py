@@ -14,10 +14,11 @@ from labeling.studio.config import StudioSettings
 from srcrel_core.errors import StudioError
 from srcrel_core.io import write_private_file
 
-__all__ = ["Connection", "credentials_path", "ensure_credentials", "gateway_url", "managed_url",
-           "port_taken", "resolve_connection"]
+__all__ = ["GATEWAY_HEALTH_PATH", "Connection", "credentials_path", "ensure_credentials", "gateway_url", "managed_url",
+           "port_taken", "public_address", "resolve_connection"]
 
 ADMIN = "admin@srcrel.local"
+GATEWAY_HEALTH_PATH = "/gateway-health"  # the annotator gateway's own health check (labeling/gateway/)
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,17 @@ def managed_url(settings: StudioSettings) -> str:
 
 
 def gateway_url(settings: StudioSettings) -> str:
-    """The address annotators are given: srcrel's gateway, never Label Studio itself."""
+    """Where srcrel's gateway listens (srcrel's own calls go there; see public_address)."""
     return f"http://{settings.public_host}:{settings.public_port}"
+
+
+def public_address(settings: StudioSettings) -> str:
+    """The address annotators are given: studio.public_url (e.g. behind TLS), else the gateway's
+    own, by this machine's name when it listens on every interface; never Label Studio itself."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = socket.getfqdn() if settings.public_host in ("0.0.0.0", "::") else settings.public_host
+    return f"http://{host}:{settings.public_port}"
 
 
 def resolve_connection(settings: StudioSettings) -> Connection:

@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from labeling.studio import access, api
+from labeling.gateway.records import gateway_authors
+from labeling.studio import api
 from labeling.studio.config import PullConfig
 from labeling.studio.connection import resolve_connection
 from labeling.studio.ledger import state_dir_for
@@ -60,6 +61,7 @@ def pull_export(config: PullConfig) -> PullResult:
     slug = state_dir_for("", config.project.name).name
     export_path = out_dir / f"export-{slug}-{stamp}.json"
     meta_path = export_path.with_name(export_path.name + ".meta.json")  # what `srcrel build` reads
+    authors = gateway_authors(config.studio.data_dir) if conn.managed else None
     with atomic_stream(export_path) as fh:
         writer = _HashingWriter(fh)
         api.export_snapshot(client, project.id, writer,  # type: ignore[arg-type]
@@ -80,8 +82,11 @@ def pull_export(config: PullConfig) -> PullResult:
             "guidelines_version": match.group(1) if match else None,
             "only_with_annotations": config.only_with_annotations,
             "srcrel_version": __version__,
-            # annotations made through srcrel's gateway (blind); null: a server srcrel does not manage
-            "gateway_annotations": access.gateway_annotations(config.studio.data_dir) if conn.managed else None,
+            # annotations made through srcrel's gateway (blind), and the account that sent each
+            # (build checks that Label Studio stored it under that account); null: a server srcrel
+            # does not manage
+            "gateway_annotations": sorted(authors) if authors is not None else None,
+            "gateway_authors": {str(k): v for k, v in sorted(authors.items())} if authors is not None else None,
         }
         # the sidecar lands first: an export file that exists always has its sidecar
         atomic_write(meta_path, json.dumps(meta, indent=2, default=str) + "\n")

@@ -15,21 +15,31 @@ from typing import Any
 
 import orjson
 
-from labeling.studio import access, api
+from labeling.gateway.records import grant, members, read_access, read_titles
+from labeling.studio import api
+from labeling.studio.changes import (
+    PushedSettings,
+    check_changes,
+    describe,
+    overlap_changed,
+    project_changes,
+    recorded,
+)
 from labeling.studio.config import PushConfig, StudioSettings
-from labeling.studio.connection import resolve_connection
+from labeling.studio.connection import public_address, resolve_connection
 from labeling.studio.context import add_context
 from labeling.studio.guidelines import guideline_quotes, quoting_line, read_guidelines
 from labeling.studio.interface import TASK_FIELDS, build_label_config
 from labeling.studio.ledger import import_missing, open_ledger, reconcile, state_dir_for
 from labeling.studio.lock import project_lock
+from labeling.studio.records import Project
 from srcrel_core.errors import ConfigError, InputError
 from srcrel_core.io import atomic_write, read_label_records, write_private_file
 from srcrel_core.labelset import LabelSet, load_label_set
 from srcrel_core.progress import check_progress_mode, progress_bar
 from srcrel_core.settings import to_dataclass
 
-__all__ = ["PushResult", "push_tasks", "read_predictions", "read_tasks", "run_from_config"]
+__all__ = ["PushResult", "push_tasks", "read_meta", "read_predictions", "read_tasks", "run_from_config"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +56,23 @@ class PushResult:
     guidelines_version: str
     controls_path: Path | None
     annotator_files: tuple[Path, ...]
+    changes: tuple[str, ...] = ()  # settings this push changed on an existing project
+
+
+def read_meta(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
+    """sentence_id -> the `meta` a tasks.json item carries (the loop's bookkeeping: round,
+    strategy, audit, model answer), kept in Label Studio's task meta, which annotators never see."""
+    if b'"meta"' not in raw:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for i, item in enumerate(orjson.loads(raw)):
+        meta = item.get("meta")
+        if meta is None:
+            continue
+        if not isinstance(meta, dict):
+            raise InputError(f"{path}: task {i} has a meta that is not an object: fix or drop it")
+        out[str(item["data"]["sentence_id"])] = meta
+    return out
 
 
 def read_predictions(path: Path, raw: bytes) -> dict[str, list[dict[str, Any]]]:
@@ -133,47 +160,65 @@ def in_overlap_sample(sentence_id: str, share: float, seed: int) -> bool:
 
 
 def _overlap_files(state: Path, project_id: int) -> tuple[Path, Path]:
-    """Sentences imported with one annotator (written before their import) and those whose task
-    Label Studio already holds at overlap 1; per project id, so a recreated project starts afresh."""
-    return state / f"overlap_1-{project_id}.todo", state / f"overlap_1-{project_id}.done"
+    """Sentences whose overlap differs from the one Label Studio gives a task on import ("sid k"
+    lines, written before their import) and those whose task already holds it; per project id,
+    so a recreated project starts afresh."""
+    return state / f"overlap-{project_id}.todo", state / f"overlap-{project_id}.done"
 
 
-def _read_ids(path: Path) -> set[str]:
-    return set(path.read_text(encoding="utf-8").split()) if path.is_file() else set()
+def _read_plan(path: Path) -> dict[str, int]:
+    plan: dict[str, int] = {}
+    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
+        sid, _, k = line.partition(" ")
+        plan[sid] = int(k or 1)
+    return plan
 
 
-def _apply_overlap(client: Any, ledger: Any, state: Path) -> int:
-    """Set overlap 1 on the imported tasks planned for one annotator (resumable: a push killed
-    half-way finishes the job on its next run). Returns how many tasks this call changed."""
+def _apply_overlap(client: Any, ledger: Any, state: Path, *, recount: bool = False) -> int:
+    """Give the imported tasks their planned overlap (resumable: a push killed half-way finishes
+    the job on its next run; the last plan of a sentence wins). Returns how many tasks changed."""
     todo_path, done_path = _overlap_files(state, ledger.project_id)
-    pending = _read_ids(todo_path) - _read_ids(done_path)
-    todo = {ledger.tasks[sid]: sid for sid in sorted(pending) if sid in ledger.tasks}
-    if not todo:
+    done = _read_plan(done_path)
+    pending = {sid: k for sid, k in _read_plan(todo_path).items() if done.get(sid) != k and sid in ledger.tasks}
+    if not pending:
         return 0
     with done_path.open("a", encoding="utf-8") as out:
-        def record(task_id: int) -> None:
-            out.write(todo[task_id] + "\n")
-            out.flush()
-        api.set_overlap(client, list(todo), 1, done=record)
-    return len(todo)
+        for k in sorted(set(pending.values())):
+            todo = {ledger.tasks[sid]: sid for sid, n in sorted(pending.items()) if n == k}
+
+            def record(task_id: int, k: int = k, todo: dict[int, str] = todo) -> None:
+                out.write(f"{todo[task_id]} {k}\n")
+                out.flush()
+            api.set_overlap(client, list(todo), k, done=record, recount=recount)
+    return len(pending)
 
 
-def _create_annotators(client: Any, emails: list[str], settings: StudioSettings,
-                       managed: bool) -> tuple[Path, ...]:
+def _create_annotators(client: Any, emails: list[str], settings: StudioSettings, managed: bool,
+                       project: Project) -> tuple[Path, ...]:
+    """The accounts, added to the project for the gateway, each with a file a lead can send as it
+    is: the address to go to, the email and password, and the projects the account labels."""
     files: list[Path] = []
     for email in emails:
         api.create_user(client, email)
-        if not managed:
-            continue
+    if not managed:
+        if emails:
+            log.warning("annotator accounts created on an external server: its admin must set their passwords")
+        return ()
+    grant(settings.data_dir, project.id, emails, title=project.title)  # the gateway lets them label it
+    address, titles = public_address(settings), read_titles(settings.data_dir)
+    for email in emails:
         path = Path(settings.data_dir).resolve() / "annotators" / f"{email}.json"
-        if not path.is_file():  # keep an existing password: annotators may already use it
+        known = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        password = known.get("password")
+        if not password:  # keep an existing password: annotators may already use it
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             password = secrets.token_urlsafe(16)
             api.set_user_password(settings, email, password)
-            write_private_file(path, json.dumps({"email": email, "password": password}) + "\n")
+        projects = [{"id": pid, "title": titles.get(pid, ""), "label": f"{address}/projects/{pid}/data?labeling=1"}
+                    for pid in sorted(members(read_access(settings.data_dir), email))]
+        write_private_file(path, json.dumps({"address": address, "email": email, "password": password,
+                                             "projects": projects}, indent=2) + "\n")
         files.append(path)
-    if emails and not managed:
-        log.warning("annotator accounts created on an external server: its admin must set their passwords")
     return tuple(files)
 
 
@@ -189,6 +234,7 @@ def push_tasks(config: PushConfig) -> PushResult:
                           "project.maximum_annotations annotators, in (0, 1], e.g. project.overlap_share=0.2")
     rows, raw = read_tasks(Path(config.input))
     predictions = read_predictions(Path(config.input) / "tasks.json", raw)
+    meta = read_meta(Path(config.input) / "tasks.json", raw)
     label_set = load_label_set(config.label_set)
     label_config = build_label_config(label_set)
     version, instructions = read_guidelines(Path(config.guidelines))
@@ -202,18 +248,25 @@ def push_tasks(config: PushConfig) -> PushResult:
                                 config.controls.fraction, config.controls.seed, label_set,
                                 {r["sentence_id"]: r["sentence"] for r in rows}, Path(config.guidelines))
 
+    k, control_ids = config.project.maximum_annotations, {c["sentence_id"] for c in controls}
+    pushed = PushedSettings(label_set.name, version, k, share, config.project.overlap_seed)
+
+    def plan(settings: PushedSettings) -> dict[str, int]:
+        return {r["sentence_id"]: settings.overlap if r["sentence_id"] in control_ids or in_overlap_sample(
+            r["sentence_id"], settings.overlap_share, settings.overlap_seed) else 1 for r in rows}
+
+    overlap = plan(pushed)
     conn = resolve_connection(config.studio)
     client = api.connect(conn)
     with project_lock(client, config.project.name, wait=config.lock_wait, stale_after=config.lock_stale):
-        existed = api.find_project(client, config.project.name) is not None
+        existing = api.find_project(client, config.project.name)
+        changes = project_changes(existing.settings, pushed, label_config) if existing else []
+        check_changes(changes, project=config.project.name, answers=existing.answers if existing else 0,
+                      force=config.force)  # before anything is written
         project = api.ensure_project(
             client, config.project.name, label_config=label_config, instructions=instructions,
-            description=f"srcrel label_set={label_set.name} guidelines_version={version}",
-            maximum_annotations=config.project.maximum_annotations,
-            show_skip_button=config.project.show_skip_button)
-        annotator_files = _create_annotators(client, list(config.annotators), config.studio, conn.managed)
-        if conn.managed and config.annotators:  # the gateway lets these accounts label this project
-            access.grant(config.studio.data_dir, project.id, list(config.annotators))
+            description=describe(pushed), show_skip_button=config.project.show_skip_button)
+        annotator_files = _create_annotators(client, list(config.annotators), config.studio, conn.managed, project)
 
         controls_path = None
         if controls:
@@ -223,40 +276,53 @@ def push_tasks(config: PushConfig) -> PushResult:
 
         ledger = open_ledger(state / "ledger.tsv", url=conn.url, project_id=project.id)
         removed = reconcile(client, ledger)
-        k, control_ids = config.project.maximum_annotations, {c["sentence_id"] for c in controls}
-        overlap = {r["sentence_id"]: k if r["sentence_id"] in control_ids or in_overlap_sample(
-            r["sentence_id"], share, config.project.overlap_seed) else 1 for r in rows}
-        payloads = {r["sentence_id"]: {"data": {**r, "guidelines_version": version, "srcrel_batch": batch,
-                                                "srcrel_overlap": overlap[r["sentence_id"]]},
+        # srcrel's bookkeeping goes in the task's meta: the administrator, exports and srcrel read
+        # it there; the labeling screen (and the gateway) never passes meta to annotators
+        payloads = {r["sentence_id"]: {"data": r,
+                                       "meta": {**meta.get(r["sentence_id"], {}), "guidelines_version": version,
+                                                "srcrel_batch": batch, "srcrel_overlap": overlap[r["sentence_id"]]},
                                        **({"predictions": predictions[r["sentence_id"]]}
                                           if r["sentence_id"] in predictions else {})}
                     for r in add_context(rows, config.interface)}
         missing = [sid for sid in payloads if sid not in ledger.tasks]
-        singles = [sid for sid in missing if overlap[sid] == 1 and k > 1]
-        if singles:  # a sentence's overlap is fixed when it is imported: recorded first, set right after
+        # a task is imported with the project's maximum_annotations as its overlap; srcrel keeps that
+        # at 1 (Label Studio's label stream otherwise serves tasks others started first: breadth
+        # first, which tells an annotator where the others are) and sets each sentence's own overlap
+        # right after its chunk, recorded first so a killed push finishes the job
+        base_overlap = int(project.settings.get("maximum_annotations") or 1)
+        planned = [sid for sid in missing if overlap[sid] != base_overlap]
+        if existing and overlap_changed(changes):  # the tasks already there follow the new overlap
+            old = recorded(existing.settings.get("description"))
+            before = plan(PushedSettings(label_set.name, version, int(old.get("overlap", base_overlap)),
+                                         float(old.get("overlap_share", 1)), int(old.get("overlap_seed", 0))))
+            planned += [sid for sid in ledger.tasks if sid in overlap and overlap[sid] != before[sid]]
+        if planned:
             state.mkdir(parents=True, exist_ok=True)
             with _overlap_files(state, project.id)[0].open("a", encoding="utf-8") as out:
-                out.write("".join(f"{sid}\n" for sid in singles))
+                out.write("".join(f"{sid} {overlap[sid]}\n" for sid in planned))
         with progress_bar("importing chunks", total=-(-len(missing) // config.chunk_size),
                           mode=config.progress) as advance:
-            def after_chunk() -> None:  # the window in which a single is served to k annotators: one chunk
+            def after_chunk() -> None:  # the window in which a task has the wrong overlap: one chunk
                 advance()
                 _apply_overlap(client, ledger, state)
             imported = import_missing(client, ledger, payloads, chunk_size=config.chunk_size,
                                       timeout=config.timeout, retries=config.retries, advance=after_chunk)
         removed += reconcile(client, ledger)  # a late commit of a timed-out chunk shows up here
-        _apply_overlap(client, ledger, state)
+        _apply_overlap(client, ledger, state, recount=bool(existing and existing.answers))
         versions = [str(p[-1].get("model_version")) for p in predictions.values() if p and p[-1].get("model_version")]
         if versions and imported:  # the newest round's model pre-fills the label stream
             api.show_predictions(client, project.id, versions[-1])
-    return PushResult(project_id=project.id, project_created=not existed, url=conn.url, total=len(rows),
-                      imported=imported, overlapped=sum(1 for n in overlap.values() if n > 1 or k == 1), duplicates_removed=removed, guidelines_version=version,
-                      controls_path=controls_path, annotator_files=annotator_files)
+    return PushResult(project_id=project.id, project_created=existing is None, url=conn.url, total=len(rows),
+                      imported=imported, overlapped=sum(1 for n in overlap.values() if n > 1 or k == 1),
+                      duplicates_removed=removed, guidelines_version=version, controls_path=controls_path,
+                      annotator_files=annotator_files, changes=tuple(changes))
 
 
 def run_from_config(cfg: Any) -> None:
     result = push_tasks(to_dataclass(cfg, PushConfig))
     verb = "created" if result.project_created else "updated"
+    if result.changes:
+        print(f"project {result.project_id}: changed {'; '.join(result.changes)}")
     print(f"project {result.project_id} {verb} at {result.url}/projects/{result.project_id}: "
           f"{result.imported} task(s) imported, {result.total - result.imported} already there "
           f"(guidelines {result.guidelines_version})")
@@ -268,4 +334,4 @@ def run_from_config(cfg: Any) -> None:
     if result.controls_path:
         print(f"control answers: {result.controls_path} (pass it to build as controls=...)")
     for path in result.annotator_files:
-        print(f"annotator login: {path}")
+        print(f"annotator file (send it as it is: address, login, projects): {path}")

@@ -16,6 +16,7 @@ class Project:
     title: str
     task_count: int
     settings: dict[str, Any]  # label_config, description, maximum_annotations, ...
+    answers: int = 0  # annotations held, skips included
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,14 @@ def handed_task(task: dict[str, Any]) -> HandedTask:
 
 def project_record(raw: Any) -> Project:
     keys = ("label_config", "description", "expert_instruction", "maximum_annotations",
-            "overlap_cohort_percentage", "show_skip_button", "show_instruction", "created_at")
+            "overlap_cohort_percentage", "show_skip_button", "show_instruction", "created_at", "sampling",
+            "show_overlap_first", "skip_queue")
     settings = {k: getattr(raw, k, None) for k in keys}
+    for key in ("sampling", "skip_queue"):  # the SDK's enums, as the plain strings Label Studio stores
+        settings[key] = getattr(settings[key], "value", settings[key])
     settings["created_at"] = str(settings["created_at"] or "")
-    return Project(id=raw.id, title=raw.title, task_count=raw.task_number or 0, settings=settings)
+    answers = int(getattr(raw, "total_annotations_number", 0) or 0) + int(getattr(raw, "skipped_annotations_number", 0) or 0)
+    return Project(id=raw.id, title=raw.title, task_count=raw.task_number or 0, settings=settings, answers=answers)
 
 
 def ml_backend_record(raw: Any) -> MLBackend:

@@ -19,9 +19,11 @@ from typing import Any
 
 import psutil
 import requests
+from limits import parse_many
 
 from labeling.studio.config import Database, StudioSettings
 from labeling.studio.connection import (
+    GATEWAY_HEALTH_PATH,
     credentials_path,
     ensure_credentials,
     gateway_url,
@@ -37,7 +39,6 @@ from labeling.studio.database import (
     start_database,
     stop_database,
 )
-from labeling.studio.gateway import HEALTH_PATH
 from labeling.studio.webserver import WSGI_APP, server_command, wsgi_env
 from srcrel_core.errors import ConfigError, StudioError
 
@@ -227,6 +228,17 @@ def _check_settings(settings: StudioSettings) -> None:
         raise ConfigError(f"{' and '.join(clash)} name the same port: give each its own")
     if settings.workers < 1:
         raise ConfigError(f"studio.workers={settings.workers}: give 1 (label-studio start) or more (gunicorn)")
+    if settings.gateway_workers < 1 or (settings.gateway_workers > 1 and settings.database != Database.postgresql):
+        raise ConfigError(f"studio.gateway_workers={settings.gateway_workers}: give 1, or more with "
+                          "studio.database=postgresql (on SQLite one gateway process hands out tasks one at a time)")
+    if settings.gateway_per_address < 0:
+        raise ConfigError(f"studio.gateway_per_address={settings.gateway_per_address}: give 0 (no cap) or more")
+    for name in ("gateway_account_rate", "gateway_login_rate", "gateway_address_rate"):
+        try:
+            parse_many(getattr(settings, name))
+        except ValueError:
+            raise ConfigError(f"studio.{name}={getattr(settings, name)!r} is not a rate: write it as N/second, "
+                              "N/minute or several joined by ';' (e.g. 50/second;3000/minute)") from None
     if settings.database == Database.postgresql:
         check_external()
 
@@ -268,27 +280,31 @@ def _gateway_pid_path(settings: StudioSettings) -> Path:
 
 def gateway_pid(settings: StudioSettings) -> int | None:
     """The pid of the gateway srcrel started for this data dir, if it still runs."""
-    return _live_pid(_gateway_pid_path(settings), "labeling.studio.gateway")
+    return _live_pid(_gateway_pid_path(settings), "labeling.gateway.serve")
 
 
 def start_gateway(settings: StudioSettings) -> str:
     """The annotator gateway on studio.public_host:public_port, in front of the managed server."""
     url = gateway_url(settings)
-    probe = f"{url.replace('0.0.0.0', '127.0.0.1')}{HEALTH_PATH}"
+    probe = f"{url.replace('0.0.0.0', '127.0.0.1')}{GATEWAY_HEALTH_PATH}"
     if gateway_pid(settings) and health(probe):
         return url
     if port_taken(settings.public_port):
         raise StudioError(f"port {settings.public_port} (the annotator gateway) is taken by another process: "
                           "stop it or choose another with studio.public_port=N")
+    database = in_use(settings).database
     data_dir = Path(settings.data_dir).resolve()
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(data_dir / "home")}
+    gateway = {"data_dir": str(data_dir), "host": settings.public_host, "port": settings.public_port,
+               "upstreams": [f"http://127.0.0.1:{port}" for port in [settings.port, *settings.instance_ports]],
+               "workers": settings.gateway_workers, "database": str(database),
+               "account_rate": settings.gateway_account_rate, "login_rate": settings.gateway_login_rate,
+               "address_rate": settings.gateway_address_rate, "per_address": settings.gateway_per_address}
+    # the guard's PostgreSQL credentials go by environment (0600 /proc), never on the command line
+    pg = {k: v for k, v in database_env(in_use(settings)).items() if k.startswith("POSTGRE_")}
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(data_dir / "home"),
+           "SRCREL_GATEWAY": json.dumps(gateway), **pg}
     log = data_dir / "gateway.log"
-    upstreams = [arg for port in [settings.port, *settings.instance_ports]
-                 for arg in ("--upstream", f"http://127.0.0.1:{port}")]
-    proc = _spawn([sys.executable, "-m", "labeling.studio.gateway", "--data-dir", str(data_dir), *upstreams,
-                   "--host", settings.public_host, "--port", str(settings.public_port),
-                   *(["--serial-hand-out"] if in_use(settings).database == Database.sqlite else [])],
-                  env=env, log=log, cwd=str(data_dir))
+    proc = _spawn([sys.executable, "-m", "labeling.gateway.serve"], env=env, log=log, cwd=str(data_dir))
     _gateway_pid_path(settings).write_text(json.dumps({"pid": proc.pid, "port": settings.public_port}),
                                            encoding="utf-8")
     _wait_healthy(proc, probe, what="the annotator gateway", timeout=60.0, log=log,

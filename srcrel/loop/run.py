@@ -4,8 +4,9 @@ One round: pull the project's labels so far (srcrel pull + the long table + majo
 the configured baseline on the labels outside the audit sample, score it on the audit labels
 (an unbiased macro-F1 with its bootstrap CI), score the sentences of the pool no task holds yet,
 choose a batch (srcrel/loop/strategy.py) and push it with `loop_round`, `loop_strategy`,
-`loop_audit`, `loop_score` (and the model's answer) in each task's data. The round folder
-(`OUTPUT_DIR/round-NNN/`: tasks.json, the export, the model) is written before the push, and
+`loop_audit`, `loop_score` (and the model's answer) in each task's meta, which annotators never
+see. The round folder (`OUTPUT_DIR/round-NNN/`: tasks.json, the export, the model) is written
+before the push, and
 the round's line goes to `OUTPUT_DIR/rounds.jsonl` after it: a round killed half-way is pushed
 again, unchanged, by the next `loop next`.
 """
@@ -146,16 +147,17 @@ def _items(config: LoopConfig, choices: list[Any], rows: dict[str, dict[str, Any
     position = {sid: i for i, sid in enumerate(candidates)}
     items = []
     for choice in choices:
-        data: dict[str, Any] = {**rows[choice.sentence_id], "loop_round": round_index,
-                                "loop_strategy": choice.strategy, "loop_audit": choice.audit,
-                                "loop_score": choice.score, "loop_prefilled": False}
-        item: dict[str, Any] = {"data": data}
+        # the bookkeeping goes in the task's meta: annotators must not see which sentences are
+        # the audit sample, nor the model's answer where it is not pre-filled
+        meta: dict[str, Any] = {"loop_round": round_index, "loop_strategy": choice.strategy,
+                                "loop_audit": choice.audit, "loop_score": choice.score, "loop_prefilled": False}
+        item: dict[str, Any] = {"data": rows[choice.sentence_id], "meta": meta}
         if scored is not None:
             i = position[choice.sentence_id]
             label, confidence = str(scored.pred[i]), float(scored.proba[i].max())
-            data |= {"loop_model_label": label, "loop_model_version": version}
+            meta |= {"loop_model_label": label, "loop_model_version": version}
             if config.loop.preannotate and not choice.audit and _prefill(choice.sentence_id, config):
-                data["loop_prefilled"] = True
+                meta["loop_prefilled"] = True
                 item["predictions"] = [{"model_version": version, "score": round(confidence, 4), "result": [
                     {"from_name": "label", "to_name": "sentence", "type": "choices",
                      "value": {"choices": [label]}}]}]
@@ -216,7 +218,7 @@ def loop_next(config: LoopConfig) -> dict[str, Any]:
               "seed": s.seed, **evaluated["record"], "pushed": len(items),
               "by_strategy": dict(sorted(Counter(c.strategy for c in choices).items())),
               "audit": sum(c.audit for c in choices),
-              "prefilled": sum(1 for i in items if i["data"]["loop_prefilled"]),
+              "prefilled": sum(1 for i in items if i["meta"]["loop_prefilled"]),
               "pool_left": len(candidates) - len(items),
               "settings": {"batch_size": config.batch_size, "audit_share": s.audit_share, "strategy": str(s.strategy),
                            "uncertainty": str(s.uncertainty), "cold_start": str(s.cold_start),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +15,32 @@ import pandas as pd
 import pytest
 
 from labeling.annotations.synthetic import simulate_annotations
+from labeling.studio.config import Database, StudioSettings
+from labeling.studio.server import start_server, stop_server
+from tests.conftest import STUDIO_EXECUTABLE, free_port
 from tests.simulated_export import write_simulated_export
 
 LABELS = ("sourced", "opinion", "unverifiable")
+
+
+@pytest.fixture(scope="session", params=[Database.sqlite, Database.postgresql])
+def studio_on_each_database(request: pytest.FixtureRequest) -> Iterator[StudioSettings]:
+    """A managed Label Studio (and its gateway) in a fresh data dir on free ports, on each
+    database, stopped at the end: the studio and gateway suites run on both."""
+    if not STUDIO_EXECUTABLE.is_file():
+        pytest.fail(f"{STUDIO_EXECUTABLE} missing: run `make` to create .venv-studio")
+    for var in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY", "POSTGRE_HOST"):
+        os.environ.pop(var, None)  # the managed server, not a developer's own
+    # PostgreSQL runs as the postgres account when the tests run as root: its cluster must be
+    # reachable (pytest's own temp dirs are private to root)
+    base = Path(tempfile.mkdtemp(prefix=f"srcrel-{request.param}-"))
+    base.chmod(0o711)
+    settings = StudioSettings(port=free_port(), data_dir=str(base / "studio"), executable=str(STUDIO_EXECUTABLE),
+                              public_port=free_port(), database=request.param, database_port=free_port())
+    start_server(settings)
+    yield settings
+    stop_server(settings)
+    shutil.rmtree(base, ignore_errors=True)
 
 _TEMPLATES = {
     "sourced": ["{who} said the {thing} would reopen on {day}, according to a statement.",

@@ -70,7 +70,9 @@ def _tasks(studio: StudioSettings, name: str) -> list[dict[str, Any]]:
     client = api.connect(resolve_connection(studio))
     project = api.find_project(client, name)
     assert project is not None
-    return [client.tasks.get(str(tid)).data for tid, _ in api.list_task_refs(client, project.id)]
+    tasks = [client.tasks.get(str(tid)) for tid, _ in api.list_task_refs(client, project.id)]
+    assert all(not any(k.startswith("loop_") for k in t.data) for t in tasks)  # bookkeeping: never in data
+    return [{**t.data, **t.meta} for t in tasks]  # the loop's record is in meta
 
 
 def test_rounds_are_seeded_never_repeat_and_keep_the_audit_share(
@@ -145,16 +147,16 @@ def test_preannotation_origin_round_and_audit_reach_the_dataset(
     second = loop_next(_loop(studio_settings, pool, tmp_path, name, "batch_size=60", "loop.preannotate=true",
                              "loop.anchoring_check=true"))
     items = json.loads((tmp_path / name / "round-001" / "tasks.json").read_text())
-    prefilled = [i for i in items if i["data"]["loop_prefilled"]]
-    control = [i for i in items if not i["data"]["loop_prefilled"] and not i["data"]["loop_audit"]]
+    prefilled = [i for i in items if i["meta"]["loop_prefilled"]]
+    control = [i for i in items if not i["meta"]["loop_prefilled"] and not i["meta"]["loop_audit"]]
     assert prefilled and control and second["prefilled"] == len(prefilled)
-    assert not any(i["data"]["loop_audit"] for i in prefilled)  # the audit sample is never pre-filled
+    assert not any(i["meta"]["loop_audit"] for i in prefilled)  # the audit sample is never pre-filled
     assert all("predictions" not in i for i in control)
     for item in prefilled:
         (prediction,) = item["predictions"]
-        assert prediction["model_version"] == second["model_version"] == item["data"]["loop_model_version"]
+        assert prediction["model_version"] == second["model_version"] == item["meta"]["loop_model_version"]
         assert 0 < prediction["score"] <= 1
-        assert prediction["result"][0]["value"]["choices"] == [item["data"]["loop_model_label"]]
+        assert prediction["result"][0]["value"]["choices"] == [item["meta"]["loop_model_label"]]
     _simulate(studio_settings, pool, tmp_path, name, anchoring=0.8)  # through the gateway, as people do
 
     export = pull(studio_settings, name, tmp_path / "pull").export_path
@@ -168,8 +170,8 @@ def test_preannotation_origin_round_and_audit_reach_the_dataset(
         row = by_sid.get(item["data"]["sentence_id"])
         if row is None:
             continue  # skipped or tied
-        assert (row["round"], row["audit"], row["prefilled"]) == (1, item["data"]["loop_audit"],
-                                                                   item["data"]["loop_prefilled"])
+        assert (row["round"], row["audit"], row["prefilled"]) == (1, item["meta"]["loop_audit"],
+                                                                   item["meta"]["loop_prefilled"])
         origins = {a["origin"] for a in row["annotations"]}
         assert origins <= ({"prediction", "prediction-changed"} if row["prefilled"] else {"manual"})
     assert {r["round"] for r in rows} == {0, 1}

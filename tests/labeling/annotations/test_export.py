@@ -77,6 +77,19 @@ def test_every_annotation_is_kept_or_dropped_with_a_reason(crafted: Path) -> Non
     assert "ann@example.org" not in parsed.annotations.to_string()
 
 
+def test_srcrels_bookkeeping_is_read_from_task_meta_before_data(tmp_path: Path) -> None:
+    """push and the loop keep it in meta (annotators never see meta); older projects kept it in data."""
+    moved = {**_task(1, "s1", [_ann(1, 1, choice("opinion"))]),
+             "meta": {"guidelines_version": "new", "srcrel_overlap": 2, "loop_round": 3, "loop_audit": True,
+                      "loop_strategy": "audit", "loop_prefilled": False, "loop_model_label": "sourced"}}
+    old = _task(2, "s2", [_ann(2, 1, choice("sourced"))], srcrel_overlap="1", loop_round="0")
+    parsed = parse_export(write_tasks(tmp_path / "export.json", [moved, old]), label_names=LABELS)
+    tasks = parsed.tasks
+    assert (tasks.loc["s1", "guidelines_version"], tasks.loc["s1", "overlap"], tasks.loc["s1", "round"]) == ("new", "2", "3")
+    assert (tasks.loc["s1", "audit"], tasks.loc["s1", "model_label"]) == ("true", "sourced")
+    assert (tasks.loc["s2", "guidelines_version"], tasks.loc["s2", "overlap"], tasks.loc["s2", "round"]) == ("abc123", "1", "0")
+
+
 @pytest.mark.parametrize("cut", ["truncated", "garbage", "not_a_list", "empty", "no_sentence_id"])
 def test_a_broken_export_fails_in_one_line_naming_file_and_position(crafted: Path, cut: str) -> None:
     raw = crafted.read_bytes()

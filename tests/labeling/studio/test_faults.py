@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 
@@ -23,11 +24,11 @@ from labeling.studio.config import Database, PushConfig, StudioSettings
 from labeling.studio.connection import resolve_connection
 from labeling.studio.database import start_database, stop_database
 from labeling.studio.push import push_tasks
-from labeling.studio.server import health, running_pid, start_server, stop_server
+from labeling.studio.server import gateway_pid, health, running_pid, start_server, stop_server
 from srcrel.cli import compose_stage_config
 from srcrel_core.settings import to_dataclass
 from tests.conftest import STUDIO_EXECUTABLE, free_port, write_ingest_dir
-from tests.labeling.studio.test_gateway import _session
+from tests.labeling.gateway.test_access import _session
 from tests.labeling.studio.test_pull import _choice
 
 REPO = Path(__file__).resolve().parents[3]
@@ -38,13 +39,13 @@ RESULT = _choice("opinion")
 
 @pytest.fixture(scope="module")
 def pair() -> Iterator[StudioSettings]:
-    """Two Label Studio instances on srcrel's own PostgreSQL behind one gateway, each served by
-    gunicorn with two worker processes (studio.workers)."""
+    """Two Label Studio instances on srcrel's own PostgreSQL behind a gateway of two processes
+    (studio.gateway_workers), each instance served by gunicorn with two worker processes."""
     base = Path(tempfile.mkdtemp(prefix="srcrel-pair-"))
     base.chmod(0o711)  # reachable by the postgres account when the tests run as root
     settings = StudioSettings(port=free_port(), data_dir=str(base / "studio"), executable=str(STUDIO_EXECUTABLE),
                               public_port=free_port(), database=Database.postgresql, database_port=free_port(),
-                              instance_ports=[free_port()], workers=2)
+                              instance_ports=[free_port()], workers=2, gateway_workers=2)
     start_server(settings)
     yield settings
     stop_server(settings)
@@ -64,9 +65,14 @@ def _campaign(settings: StudioSettings, tmp_path: Path, name: str, n: int) -> tu
 
 
 def _submit(session: requests.Session, settings: StudioSettings, project: int, task: int) -> tuple[int, int | None]:
-    """(HTTP status, annotation id if stored) of one submit through the gateway."""
+    """(HTTP status, annotation id if stored) of one answer through the gateway, as the screen
+    gives it: the label stream hands the next task (`task`, in order), then the answer is sent."""
     base = f"http://127.0.0.1:{settings.public_port}"
     try:
+        handed = session.post(f"{base}/api/dm/actions?id=next_task&project={project}", json={}, timeout=60)
+        if handed.status_code != 200:
+            return handed.status_code, None
+        assert handed.json()["id"] == task  # sequential: the stream hands the tasks in order
         answer = session.post(f"{base}/api/tasks/{task}/annotations/?project={project}", json={"result": RESULT},
                               timeout=60)
     except requests.ConnectionError:
@@ -105,6 +111,35 @@ def test_two_instances_on_one_database_both_serve_annotators(pair: StudioSetting
     assert _stored(pair, project) == {i for _, i in made}
     start_server(pair)
     assert health(f"http://127.0.0.1:{extra}")
+
+
+def test_gateway_processes_side_by_side_store_one_answer_once(pair: StudioSettings, tmp_path: Path) -> None:
+    """The one-answer guard is a PostgreSQL advisory lock: two gateway processes take the same
+    submits (a double click, a retry) and still store the answer once."""
+    import threading
+
+    project, _, session = _campaign(pair, tmp_path, "gw-workers", 2)
+    base = f"http://127.0.0.1:{pair.public_port}"
+    handed = session.post(f"{base}/api/dm/actions?id=next_task&project={project}", json={}, timeout=60).json()["id"]
+    barrier, statuses = threading.Barrier(8), []
+
+    def submit() -> None:
+        with requests.Session() as own:  # a connection each: the processes share them out
+            own.cookies.update(session.cookies)
+            own.headers.update(session.headers)
+            barrier.wait()
+            statuses.append(own.post(f"{base}/api/tasks/{handed}/annotations/?project={project}",
+                                     json={"result": RESULT}, timeout=60).status_code)
+
+    threads = [threading.Thread(target=submit) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [201] + [403] * 7
+    assert len(_stored(pair, project)) == 1
+    gateway = psutil.Process(gateway_pid(pair))
+    assert len([p for p in gateway.children() if "spawn" in " ".join(p.cmdline())]) == 2  # two processes serve
 
 
 def test_database_stopped_mid_campaign_fails_visibly_and_keeps_what_it_stored(

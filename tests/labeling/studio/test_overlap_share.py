@@ -22,7 +22,7 @@ from labeling.studio.push import in_overlap_sample, push_tasks
 from labeling.studio.simulate import run_simulation
 from srcrel.cli import compose_stage_config
 from srcrel_core.settings import to_dataclass
-from tests.labeling.studio.test_gateway import _session
+from tests.labeling.gateway.test_access import _session
 from tests.labeling.studio.test_pull import _choice, pull
 
 REPO = Path(__file__).resolve().parents[3]

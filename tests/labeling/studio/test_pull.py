@@ -69,7 +69,7 @@ def test_pull_round_trip_keeps_skips_ground_truth_and_bytes(
     assert skip["was_cancelled"] is True and skip["result"] == []
     prediction = export["s000002"]["predictions"][0]
     assert prediction["model_version"] == "m1" and prediction["result"][0]["value"]["choices"] == ["unverifiable"]
-    assert export["s000000"]["data"]["guidelines_version"] == pushed.guidelines_version
+    assert export["s000000"]["meta"]["guidelines_version"] == pushed.guidelines_version
 
     # the next stage reads it as is: the sidecar's sha256 is checked, every annotation accounted for
     parsed = parse_export(result.export_path, label_names=("sourced", "opinion", "unverifiable"))

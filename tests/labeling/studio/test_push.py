@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -54,14 +55,47 @@ def test_push_creates_then_updates_the_same_project(studio_settings: StudioSetti
     assert first.project_created and first.imported == 20
     second = _push(studio_settings, src, "create-update", tmp_path, "project.maximum_annotations=3")
     assert (second.project_id, second.project_created, second.imported) == (first.project_id, False, 0)
+    assert second.changes == ("project.maximum_annotations 1 -> 3",)  # no answer yet: applied, and said
     client = _client(studio_settings)
     project = api.find_project(client, "create-update")
-    assert project is not None and project.settings["maximum_annotations"] == 3
+    # Label Studio's own stays 1 (above it, its label stream serves first what others started); each task has 3
+    assert project is not None and project.settings["maximum_annotations"] == 1
+    assert "overlap=3" in project.settings["description"]
+    assert {client.tasks.get(str(t)).overlap for t, _ in api.list_task_refs(client, project.id)} == {3}
     version = first.guidelines_version
     assert f"guidelines_version={version}" in project.settings["description"]
     refs = api.list_task_refs(client, project.id)
     task = client.tasks.get(str(refs[0][0]))
-    assert task.data["guidelines_version"] == version and task.data["srcrel_batch"]
+    assert task.meta["guidelines_version"] == version and task.meta["srcrel_batch"]  # bookkeeping: in meta
+    assert not {"guidelines_version", "srcrel_batch", "srcrel_overlap"} & set(task.data)
+
+
+def test_a_change_to_a_project_with_answers_is_refused_unless_forced(studio_settings: StudioSettings,
+                                                                      tmp_path: Path,
+                                                                      ingest_dir: Callable[..., Path]) -> None:
+    """Issue 20, item 2: another label set or overlap on a project with answers changed the
+    interface (to OBJ/SUBJ) or the overlap under them, with "project updated"."""
+    src = ingest_dir(6)
+    first = _push(studio_settings, src, "answered", tmp_path, "project.maximum_annotations=2")
+    client = _client(studio_settings)
+    task = api.list_task_refs(client, first.project_id)[0][0]
+    api.annotate(client, task, from_name="label", to_name="sentence", choice="opinion", lead_time=1.0)
+    before = api.find_project(client, "answered")
+    for extra, change in ((["label_set=checkthat"], "label set default -> checkthat"),
+                          (["project.maximum_annotations=3"], "project.maximum_annotations 2 -> 3"),
+                          (["project.maximum_annotations=2", "project.overlap_share=0.5"], "project.overlap_share 1 -> 0.5")):
+        with pytest.raises(ConfigError, match=f"already holds 1 answer.*would change {re.escape(change)}.*force=true"):
+            _push(studio_settings, src, "answered", tmp_path, *extra)
+    after = api.find_project(client, "answered")
+    assert after is not None and before is not None and after.settings == before.settings  # nothing written
+    assert {client.tasks.get(str(t)).overlap for t, _ in api.list_task_refs(client, first.project_id)} == {2}
+    forced = _push(studio_settings, src, "answered", tmp_path, "project.maximum_annotations=3", "force=true")
+    assert forced.changes == ("project.maximum_annotations 2 -> 3",)
+    overlaps = {t: client.tasks.get(str(t)) for t, _ in api.list_task_refs(client, first.project_id)}
+    assert {t.overlap for t in overlaps.values()} == {3} and not any(t.is_labeled for t in overlaps.values())
+    lowered = _push(studio_settings, src, "answered", tmp_path, "project.maximum_annotations=1", "force=true")
+    assert lowered.changes == ("project.maximum_annotations 3 -> 1",)
+    assert client.tasks.get(str(task)).is_labeled  # its one answer now fills it
 
 
 def test_guidelines_are_escaped_into_the_instructions(studio_settings: StudioSettings, tmp_path: Path,
@@ -177,9 +211,22 @@ def test_annotator_accounts_get_private_password_files(studio_settings: StudioSe
     result = _push(studio_settings, ingest_dir(2), "accounts", tmp_path,
                    "annotators=[ann-a@example.com,ann-b@example.com]")
     assert [p.name for p in result.annotator_files] == ["ann-a@example.com.json", "ann-b@example.com.json"]
+    passwords = {}
     for path in result.annotator_files:
         assert oct(path.stat().st_mode & 0o777) == "0o600"
-        assert len(json.loads(path.read_text())["password"]) >= 16
+        held = json.loads(path.read_text())
+        passwords[path.name] = held["password"]
+        assert len(held["password"]) >= 16
+        # what a lead sends as it is: the gateway's address (never Label Studio's) and the projects
+        assert held["address"] == f"http://127.0.0.1:{studio_settings.public_port}"
+        assert held["projects"] == [{"id": result.project_id, "title": "accounts",
+                                     "label": f"{held['address']}/projects/{result.project_id}/data?labeling=1"}]
+    second = _push(studio_settings, ingest_dir(3), "accounts-2", tmp_path, "annotators=[ann-a@example.com]",
+                   "studio.public_url=https://label.example.org/")
+    held = json.loads(second.annotator_files[0].read_text())
+    assert held["password"] == passwords["ann-a@example.com.json"]  # kept: the annotator may use it already
+    assert held["address"] == "https://label.example.org"
+    assert [p["title"] for p in held["projects"]] == ["accounts", "accounts-2"]
     emails = {u.email for u in api.list_users(_client(studio_settings))}
     assert {"ann-a@example.com", "ann-b@example.com"} <= emails
     token = api.get_user_token(studio_settings, "ann-a@example.com")
@@ -212,7 +259,7 @@ def test_label_config_rejected_by_the_server_shows_its_reason(
                                                 "type": "choices", "value": {"choices": ["high"]}}])
     with pytest.raises(StudioError, match="updating project 'reject': Label Studio answered 400: "
                                           "label_config: Created annotations are incompatible.*relevance"):
-        _push(studio_settings, ingest_dir(2), "reject", tmp_path, "project.maximum_annotations=2")
+        _push(studio_settings, ingest_dir(2), "reject", tmp_path, "project.maximum_annotations=2", "force=true")
     # an unchanged project is not re-sent, so a plain re-run still works
     assert _push(studio_settings, ingest_dir(2), "reject", tmp_path).imported == 0
 
