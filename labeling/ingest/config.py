@@ -23,6 +23,9 @@ class IngestConfig:
         default_factory=lambda: ["en", "fr", "de", "es", "it", "pt", "nl", "ar", "bg", "ru", "pl", "tr"]
     )
     strict: bool = False
+    # auto: byte-order mark, then UTF-8, then Western European (Latin-1/cp1252), then a detector's
+    # guess with a warning; or a Python codec name (utf-8, latin-1, cp1252, utf-16...) for every file
+    encoding: str = "auto"
     # 0: one process per core when the input is large, 1: single process
     workers: int = 0
     # an article longer than this (characters) is skipped as not-an-article

@@ -8,6 +8,8 @@ Ids are content-derived, so the same article always gets the same ids whatever e
 
 from __future__ import annotations
 
+import codecs
+
 import bisect
 import dataclasses
 import hashlib
@@ -119,6 +121,7 @@ def run_ingest(config: IngestConfig) -> IngestResult:
             boilerplate_sentences=stats["boilerplate"],
             problems=problems,
             reference=reference,
+            encodings={s.path: s.encoding for s in sources if s.encoding},
         )
         _write_manifest(staging / "manifest.json", config, sources, result, duplicates)
     return result
@@ -130,6 +133,12 @@ def _check_config(config: IngestConfig) -> None:
         check_language_codes([config.lang], setting="lang")
     if config.workers < 0:
         raise ConfigError(f"workers={config.workers}: use 0 (automatic) or a positive number of processes")
+    if config.encoding != "auto":
+        try:
+            codecs.lookup(config.encoding)
+        except LookupError:
+            raise ConfigError(f"encoding={config.encoding}: not an encoding Python knows; use auto or a name "
+                              "such as utf-8, latin-1, cp1252, utf-16") from None
     check_progress_mode(config.progress)
     if config.boilerplate_min_articles < 2:
         raise ConfigError("boilerplate_min_articles must be at least 2 (a sentence repeated in that many articles)")
@@ -137,7 +146,7 @@ def _check_config(config: IngestConfig) -> None:
 
 def _process_file(args: tuple[Path, Path, IngestConfig]) -> tuple[SourceFile, list[tuple[str, str, list[tuple[int, int]]]]]:
     path, base, config = args
-    source = read_file(path, base, max_article_chars=config.max_article_chars)
+    source = read_file(path, base, max_article_chars=config.max_article_chars, encoding=config.encoding)
     candidates = tuple(config.detect_languages)
     out = []
     for article in source.articles:
@@ -292,7 +301,7 @@ def _write_articles(articles: list[_Article], path: Path) -> None:
 def _write_manifest(path: Path, config: IngestConfig, sources: list[SourceFile], result: IngestResult,
                     duplicates: list[dict[str, Any]]) -> None:
     files = [
-        {"path": s.path, "format": s.format, "sha256": s.sha256, "bytes": s.size,
+        {"path": s.path, "format": s.format, "sha256": s.sha256, "bytes": s.size, "encoding": s.encoding or None,
          "status": "skipped" if s.rows == 0 and s.problems else "read",
          "rows": s.rows, "articles": len(s.articles)}
         for s in sources

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ class IngestResult:
     boilerplate_sentences: int
     problems: tuple[Problem, ...]
     reference: dict[str, Any] | None = None
+    encodings: dict[str, str] = field(default_factory=dict)  # file -> the encoding it was read with
 
 
 def print_ingest_summary(result: IngestResult) -> None:
@@ -37,6 +39,8 @@ def print_ingest_summary(result: IngestResult) -> None:
     skipped = sum(result.files_skipped.values())
     table.add_row("files", f"{result.files_found} found, {result.files_read} read, {skipped} skipped"
                   + (f" {result.files_skipped}" if skipped else ""))
+    if result.encodings:
+        table.add_row("encodings", _encodings(result.encodings))
     dropped = sum(result.articles_dropped.values())
     table.add_row("articles", f"{result.articles_read} read = {result.articles_kept} kept + {dropped} dropped"
                   + (f" {result.articles_dropped}" if dropped else ""))
@@ -55,3 +59,16 @@ def print_ingest_summary(result: IngestResult) -> None:
     table.add_row("outputs", "sentences.jsonl, articles.jsonl, tasks.json, manifest.json"
                   + (", reference_labels.jsonl" if result.reference is not None else ""))
     console.print(table)
+
+
+def _encodings(encodings: dict[str, str]) -> str:
+    """'utf-8 12; latin-1: a.txt; utf-16: b.txt': the files not in UTF-8 by name (up to 5 each)."""
+    counts = Counter(encodings.values())
+    parts = []
+    for name, n in counts.most_common():
+        files = [f for f, e in encodings.items() if e == name]
+        if name == "utf-8" or n > 5:
+            parts.append(f"{name} {n}")
+        else:
+            parts.append(f"{name}: {', '.join(files)}")
+    return "; ".join(parts)

@@ -140,7 +140,7 @@ def test_bad_inputs_are_reported_and_the_run_goes_on(tmp_path: Path) -> None:
     expected = {
         ("empty.txt", "empty", "skipped"),
         ("binary.txt", "binary", "skipped"),
-        ("latin1.txt", "not_utf8", "warned"),
+        ("latin1.txt", "encoding_unsure", "warned"),  # a short, dense line: read right, said to be a guess
         ("huge.txt", "too_long", "skipped"),
         ("page.txt", "html_in_text", "warned"),
         ("nosentence.txt", "no_sentence", "skipped"),
