@@ -11,6 +11,7 @@ take a config dataclass (`labeling.ingest.run.run_ingest`, ...).
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -113,6 +114,9 @@ def check_overrides(stage: str, args: list[str]) -> None:
 def _one_line_config_error(stage: str, exc: BaseException) -> str:
     """Hydra's message, with the reason its cause gives ("Invalid value 'x', expected one of
     [a, b]"), cut before OmegaConf's key/type dump."""
+    unknown = re.match(r"Could not override '([\w.]+)'", str(exc))
+    if unknown:  # never Hydra's "+key=value" advice: a misspelled key is the likelier mistake
+        return _unknown_key(stage, unknown.group(1))
     parts = [str(exc)]
     if exc.__cause__ is not None and str(exc.__cause__) not in parts[0]:
         parts.append(str(exc.__cause__))
@@ -120,6 +124,36 @@ def _one_line_config_error(stage: str, exc: BaseException) -> str:
     for marker in ("full_key:", "object_type=", "Config search path:"):
         text = text.split(marker)[0].strip()
     return f"{text} (see `srcrel {stage} --help` for the settings and their types)"
+
+
+def _stage_help(name: str) -> str:
+    """The stage's own help (srcrel/help.py): composes nothing, so it never fails on a setting."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from srcrel.help import stage_help
+    from srcrel_core.settings import CONFIG_DIR
+
+    stage = STAGES[name]
+    register_configs()
+    node = ConfigStore.instance().load(f"{stage.config_name}_schema.yaml").node
+    return stage_help(name, stage.config_name, OmegaConf.get_type(node), CONFIG_DIR)  # type: ignore[arg-type]
+
+
+def _unknown_key(stage: str, key: str) -> str:
+    """`output_dir` for `outptu_dir`: the closest of the stage's settings, from its schema."""
+    import difflib
+
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from srcrel.help import setting_keys
+
+    node = ConfigStore.instance().load(f"{STAGES[stage].config_name}_schema.yaml").node
+    known = setting_keys(OmegaConf.get_type(node))  # type: ignore[arg-type]
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else "it is not one of this stage's settings"
+    return f"unknown setting {key!r}: {hint} (`srcrel {stage} --help` lists them with their defaults)"
 
 
 def _resolve(runner: str) -> Callable[[Any], Any]:
@@ -158,6 +192,10 @@ def main(argv: list[str] | None = None) -> None:
               file=sys.stderr)
         sys.exit(1)
     stage = STAGES[name]
+    if any(a in ("--help", "-h") for a in rest):
+        print(_stage_help(name))
+        return
+    rest = ["--help" if a == "--hydra-help" else a for a in rest]
     try:
         check_overrides(name, rest)
         import hydra

@@ -5,9 +5,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 
 from labeling.studio.config import PullConfig, PushConfig, StudioConfig
 from srcrel.cli import STAGES, compose_stage_config, main
+from srcrel.help import setting_keys
 from srcrel_core.errors import ConfigError
 from srcrel_core.settings import to_dataclass
 from tests.conftest import EXAMPLES, REPO_ROOT
@@ -65,7 +68,32 @@ def test_ingest_end_to_end_through_the_cli(tmp_path: Path) -> None:
 def test_every_stage_config_composes(stage: str) -> None:
     required_choices = {"select": ["rule=checkthat"]}  # a config-group choice with no default
     cfg = compose_stage_config(stage, required_choices.get(stage, []))
-    assert cfg is not None
+    # the composed config holds exactly the schema's settings (a YAML key the schema lacks, or a
+    # schema field the YAML's defaults list drops, fails here), and every required one is named
+    composed = _dotted(cfg)
+    schema = OmegaConf.get_type(ConfigStore.instance().load(f"{STAGES[stage].config_name}_schema.yaml").node)
+    assert composed == set(setting_keys(schema))  # type: ignore[arg-type]
+
+
+def _dotted(node: object, prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for key in node:  # type: ignore[attr-defined]
+        child = node._get_node(key)  # type: ignore[attr-defined]
+        keys |= _dotted(child, f"{prefix}{key}.") if OmegaConf.is_dict(child) else {f"{prefix}{key}"}
+    return keys
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_every_stage_has_its_own_help(stage: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """What the stage does and each setting with its default and doc, never Hydra's template, never
+    a crash (select has a config group without a default), never the internal *_schema entries."""
+    main([stage, "--help"])
+    out = capsys.readouterr().out
+    assert out.startswith(f"srcrel {stage}: srcrel {stage}") and "settings (key=value; default" in out
+    assert "_schema" not in out and "Powered by Hydra" not in out
+    schema = OmegaConf.get_type(ConfigStore.instance().load(f"{STAGES[stage].config_name}_schema.yaml").node)
+    listed = {line.split()[0] for line in out.splitlines() if line.startswith("  ") and line.strip()}
+    assert set(setting_keys(schema)) <= listed  # type: ignore[arg-type]
 
 
 def test_config_dir_is_the_repository_configs() -> None:
