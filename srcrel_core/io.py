@@ -28,7 +28,7 @@ def _read_umask() -> int:
 
 _UMASK = _read_umask()
 
-__all__ = ["LabelRecord", "atomic_stream", "atomic_write", "read_label_records", "staged_output",
+__all__ = ["LabelRecord", "atomic_stream", "atomic_write", "check_output_folder", "output_folder", "read_label_records", "staged_output",
            "write_private_file"]
 
 
@@ -75,8 +75,28 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def check_output_folder(path: Path, *, setting: str = "output_dir") -> None:
+    """Refuse, before any work, an output folder that cannot be one: a file there or on the way
+    is the user's mistake, said in one line, never an internal error."""
+    for part in (path, *path.parents):
+        if part.exists() and not part.is_dir():
+            raise InputError(f"{setting}={path}: {part} is a file, not a folder: pass a folder path "
+                             "(new or existing)")
+
+
+def output_folder(path: Path, *, setting: str = "output_dir") -> Path:
+    """`path` as a folder, made if missing (check_output_folder's refusal first)."""
+    check_output_folder(path, setting=setting)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{setting}={path}: cannot create the folder ({exc.strerror or exc}): "
+                         "pass a folder you can write to") from None
+    return path
+
+
 @contextmanager
-def staged_output(output_dir: Path, *, last: tuple[str, ...] = ()) -> Iterator[Path]:
+def staged_output(output_dir: Path, *, last: tuple[str, ...] = (), setting: str = "output_dir") -> Iterator[Path]:
     """Yield a staging folder beside `output_dir`; on success move its entries into `output_dir`
     (the names in `last`, e.g. the manifest, after the others), on failure delete it, and the
     output dir too if this call created it empty.
@@ -84,7 +104,7 @@ def staged_output(output_dir: Path, *, last: tuple[str, ...] = ()) -> Iterator[P
     A reader that sees the manifest therefore sees the complete set of files it describes.
     """
     created = not output_dir.exists()
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_folder(output_dir, setting=setting)
     staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.staging-", dir=output_dir.parent))
     try:
         yield staging

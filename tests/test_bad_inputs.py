@@ -89,6 +89,12 @@ CASES = {
     "ingest: progress is not a choice": Case("ingest", lambda t: [f"input={t}", f"output_dir={t / 'out'}",
                                                                   "progress=sometimes"],
                                              ("'sometimes', expected one of [auto, always, never]",)),
+    "ingest: output_dir is a file": Case("ingest", lambda t: [
+        f"input={EXAMPLES / 'articles'}", f"output_dir={_write(t / 'taken', 'a file')}"],
+        ("output_dir=", "taken is a file, not a folder")),
+    "ingest: an encoding Python does not know": Case("ingest", lambda t: [
+        f"input={EXAMPLES / 'articles'}", f"output_dir={t / 'out'}", "encoding=latin-9000"],
+        ("encoding=latin-9000", "utf-8, latin-1")),
     # push (everything below is checked before Label Studio is contacted)
     "push: no tasks.json": Case("push", lambda t: [f"input={t}", "project.name=x", GUIDELINES],
                                 ("tasks.json not found", "srcrel ingest")),
@@ -130,6 +136,14 @@ CASES = {
         f"export={_export(t)}", f"output_dir={t / 'out'}",
         f"controls={_write(t / 'c.jsonl', json.dumps({'sentence_id': 'a1-s1', 'label': 'rumour'}))}"],
         ("c.jsonl:1", "'rumour'")),
+    "build: the export's labels are another label set's": Case("build", lambda t: [
+        f"export={_export(t)}", f"output_dir={t / 'out'}", "label_set=checkthat"],
+        ("not in label_set=checkthat", "the label set the project was pushed with")),
+    "build: a misspelled setting": Case("build", lambda t: [
+        f"export={_export(t)}", f"outptu_dir={t / 'out'}"], ("'outptu_dir'", "did you mean output_dir?")),
+    "build: output_dir is a file": Case("build", lambda t: [
+        f"export={_export(t)}", f"output_dir={_write(t / 'taken', 'a file')}", "label_issues.enabled=false"],
+        ("output_dir=", "taken is a file, not a folder")),
     # train / evaluate / select
     "train: dataset missing": Case("train", lambda t: [f"dataset={t / 'none'}", f"output_dir={t / 'out'}"],
                                    ("none", "does not exist")),
@@ -144,6 +158,9 @@ CASES = {
     "evaluate: an empty TSV": Case("evaluate", lambda t: [
         f"run_dir={_trained_run()}", f"data={_write(t / 'empty_en.tsv', '')}", f"output_dir={t / 'out'}"],
         ("empty_en.tsv", "empty")),
+    "evaluate: a TSV with labels the run was not trained on": Case("evaluate", lambda t: [
+        f"run_dir={_trained_run()}", "data=" + str(_write(t / "yes_en.tsv", "sentence_id\tsentence\tlabel\n1\tx\tYes\n")),
+        f"output_dir={t / 'out'}"], ("['Yes']", "the run was trained on these labels")),
     "evaluate: a TSV that is not UTF-8": Case("evaluate", lambda t: [
         f"run_dir={_trained_run()}", "data=" + str(_write(t / "latin_en.tsv", LATIN1_TSV)),
         f"output_dir={t / 'out'}"], ("latin_en.tsv", "not UTF-8")),

@@ -40,7 +40,7 @@ class LoadedData:
     provenance: dict[str, Any] = field(default_factory=dict)  # fingerprint, export sha, guidelines
 
 
-def read_checkthat_tsv(path: Path, *, label_names: tuple[str, ...]) -> pd.DataFrame:
+def read_checkthat_tsv(path: Path, *, label_names: tuple[str, ...], from_run: bool = False) -> pd.DataFrame:
     """One CheckThat TSV (sentence_id, sentence, label[, solved_conflict]) as contract rows."""
     try:
         raw = pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False,
@@ -59,8 +59,10 @@ def read_checkthat_tsv(path: Path, *, label_names: tuple[str, ...]) -> pd.DataFr
                          "a header sentence_id<TAB>sentence<TAB>label")
     unknown = sorted(set(raw["label"]) - set(label_names))
     if unknown:
-        raise InputError(f"{path}: label(s) {unknown} are not in the label set {list(label_names)}; "
-                         "pass label_set=NAME with a label set that has them")
+        fix = ("the run was trained on these labels: evaluate it on data labelled with them, or train a run "
+               "on this data (srcrel train label_set=NAME)" if from_run else
+               "pass label_set=NAME with a label set that has them")
+        raise InputError(f"{path}: label(s) {unknown} are not in the label set {list(label_names)}; {fix}")
     lang = re.search(r"_([a-z]{2})\.tsv$", path.name)
     return pd.DataFrame({
         "sentence_id": raw["sentence_id"], "article_id": raw["sentence_id"],  # no article ids in TSVs
@@ -90,7 +92,7 @@ def load_checkthat(folder: Path, *, labels: str = "checkthat",
     features = dataset_features(names, text_columns=[c for c in _COLUMNS if c != "label"], annotations=False)
     out = {}
     for split, path in files.items():
-        frame = read_checkthat_tsv(path, label_names=names)
+        frame = read_checkthat_tsv(path, label_names=names, from_run=bool(label_names))
         frame["label_source"] = "gold"
         frame["soft_label"] = [[float(n == label) for n in names] for label in frame["label"]]
         frame["agreement"] = 1.0
@@ -135,7 +137,7 @@ def load_data(path: str | Path, *, labels: str | None = None,
                          "language folder, or a TSV file")
     if path.is_file():
         names = tuple(label_names) if label_names else load_label_set(labels or "checkthat").names
-        frame = read_checkthat_tsv(path, label_names=names)
+        frame = read_checkthat_tsv(path, label_names=names, from_run=bool(label_names))
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         return LoadedData({"test": frame}, names, {"dataset_fingerprint": digest[:16],
                                                    "source_sha256": digest, "source": str(path)})

@@ -39,7 +39,7 @@ from labeling.dataset.loop_report import loop_report
 from labeling.dataset.splits import SPLITS, BuiltDataset, build_dataset
 from srcrel_core import __version__
 from srcrel_core.errors import ConfigError, ExportError, InputError
-from srcrel_core.io import staged_output
+from srcrel_core.io import check_output_folder, staged_output
 from srcrel_core.labelset import load_label_set
 from srcrel_core.settings import to_dataclass
 
@@ -78,6 +78,7 @@ def run_from_config(cfg: Any) -> BuildResult:
 
 
 def _check_options(config: BuildConfig) -> None:
+    check_output_folder(Path(config.output_dir))
     for key, value, allowed in (("aggregation.method", config.aggregation.method, tuple(Method)),
                                 ("aggregation.tie_policy", config.aggregation.tie_policy, tuple(TiePolicy))):
         if value not in allowed:
@@ -234,9 +235,14 @@ def run_build(config: BuildConfig) -> BuildResult:
     parsed, overlap = apply_overlap(parsed, config.overlap_answers)
     table = parsed.annotations
     if table.empty:
+        dropped = parsed.reconciliation.dropped
+        if dropped.get("unknown_label", 0) and dropped["unknown_label"] >= max(dropped.values()):
+            raise ExportError(f"{parsed.path}: none of its {parsed.reconciliation.exported} annotations is usable "
+                              f"({dropped}): their labels are not in label_set={config.label_set} "
+                              f"({', '.join(labels)}); pass the label set the project was pushed with, "
+                              "e.g. label_set=default")
         raise ExportError(f"{parsed.path}: none of its {parsed.reconciliation.exported} annotations "
-                          f"is usable ({parsed.reconciliation.dropped}); annotate in Label Studio "
-                          "and pull again")
+                          f"is usable ({dropped}); annotate in Label Studio and pull again")
     agreement = compute_agreement(table, labels=labels, bootstrap_n=config.agreement.bootstrap_n,
                                   confidence=config.agreement.confidence, seed=config.seed,
                                   min_pair_items=config.agreement.min_pair_items,

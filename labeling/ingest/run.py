@@ -8,9 +8,8 @@ Ids are content-derived, so the same article always gets the same ids whatever e
 
 from __future__ import annotations
 
-import codecs
-
 import bisect
+import codecs
 import dataclasses
 import hashlib
 import logging
@@ -40,7 +39,7 @@ from labeling.ingest.summary import IngestResult, print_ingest_summary
 from labeling.ingest.tasks import sentence_to_task
 from srcrel_core import __version__
 from srcrel_core.errors import ConfigError, InputError
-from srcrel_core.io import staged_output
+from srcrel_core.io import check_output_folder, staged_output
 from srcrel_core.labelset import load_label_set
 from srcrel_core.progress import check_progress_mode, progress_bar
 from srcrel_core.settings import plain_choices, to_dataclass
@@ -133,6 +132,7 @@ def _check_config(config: IngestConfig) -> None:
         check_language_codes([config.lang], setting="lang")
     if config.workers < 0:
         raise ConfigError(f"workers={config.workers}: use 0 (automatic) or a positive number of processes")
+    check_output_folder(Path(config.output_dir))
     if config.encoding != "auto":
         try:
             codecs.lookup(config.encoding)

@@ -23,7 +23,7 @@ from labeling.studio.connection import resolve_connection
 from labeling.studio.ledger import state_dir_for
 from srcrel_core import __version__
 from srcrel_core.errors import StudioError
-from srcrel_core.io import atomic_stream, atomic_write
+from srcrel_core.io import atomic_stream, atomic_write, output_folder
 from srcrel_core.settings import to_dataclass
 
 __all__ = ["PullResult", "pull_export", "run_from_config"]
@@ -54,8 +54,7 @@ def pull_export(config: PullConfig) -> PullResult:
     if project is None:
         raise StudioError(f"no project named {config.project.name!r} at {conn.url}: check project.name "
                           "(`srcrel studio status` lists them) or run `srcrel push` first")
-    out_dir = Path(config.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_folder(Path(config.output_dir))
     now = datetime.now(UTC)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     slug = state_dir_for("", config.project.name).name
