@@ -1,10 +1,9 @@
-"""The annotation guidelines as the project's instructions: Markdown rendered to escaped HTML,
+"""The annotation guidelines as the project's instructions: Markdown rendered to sanitised HTML,
 versioned by the hash of the file (stored with the project and in every task)."""
 
 from __future__ import annotations
 
 import hashlib
-import html
 import re
 from pathlib import Path
 
@@ -14,7 +13,7 @@ __all__ = ["guideline_quotes", "quoting_line", "read_guidelines"]
 
 
 def read_guidelines(path: Path) -> tuple[str, str]:
-    """(version, instructions HTML): version = sha256[:12] of the file; the text is escaped."""
+    """(version, instructions HTML): version = sha256[:12] of the file; the HTML is sanitised."""
     if not path.is_file():
         raise ConfigError(f"guidelines file {path} not found: write it or set guidelines=PATH")
     raw = path.read_bytes()
@@ -22,43 +21,39 @@ def read_guidelines(path: Path) -> tuple[str, str]:
     return version, _render_markdown(raw.decode("utf-8")) + f"<p><small>guidelines version {version}</small></p>"
 
 
+# Label Studio's stylesheet hides list markers and table borders: they come back as inline
+# styles (rules refer to each other by number), the only ones the sanitiser lets through
+_STYLES = {
+    "ol": "list-style-type: decimal; padding-left: 2em; margin: 0.4em 0",
+    "ul": "list-style-type: disc; padding-left: 2em; margin: 0.4em 0",
+    "li": "display: list-item; margin: 0.15em 0",
+    "table": "border-collapse: collapse; margin: 0.5em 0",
+    "th": "border: 1px solid #999; padding: 2px 6px; text-align: left",
+    "td": "border: 1px solid #999; padding: 2px 6px",
+}
+_TAGS = {"p", "h3", "h4", "h5", "h6", "ol", "ul", "li", "table", "thead", "tbody", "tr", "th", "td",
+         "strong", "em", "code", "br", "hr", "blockquote", "small", "a"}
+
+
 def _render_markdown(text: str) -> str:
-    """Headings, list items, paragraphs and **bold** as HTML; all text escaped. List items keep
-    their marker as text ("1.", "•"): Label Studio's stylesheet hides list markers, and rules
-    refer to each other by number."""
-    out: list[str] = []
-    para: list[str] = []
+    """CommonMark with tables (markdown-it-py), raw HTML in the file shown as text, headings two
+    levels down (the project page has its own), then sanitised by nh3 (ammonia): only the tags
+    above, the list and table styles, and http(s) links."""
+    import nh3
+    from markdown_it import MarkdownIt
 
-    def inline(s: str) -> str:
-        return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(s.strip()))
-
-    def flush() -> None:
-        if para:
-            out.append(f"<p>{inline(' '.join(para))}</p>")
-            para.clear()
-
-    in_item = False
-    for line in [*text.splitlines(), ""]:
-        item = re.match(r"^(\s*)([-*]|\d+\.) +(.*)", line)
-        heading = re.match(r"^(#{1,6}) +(.*)", line)
-        if in_item and not item and line.startswith(" ") and line.strip():
-            out[-1] = out[-1][:-6] + " " + inline(line) + "</div>"  # a wrapped list item
-            continue
-        in_item = bool(item)
-        if item:
-            flush()
-            marker = "•" if item.group(2) in "-*" else item.group(2)
-            indent = "&nbsp;" * 4 * (1 + len(item.group(1)) // 2)
-            out.append(f"<div>{indent}{marker} {inline(item.group(3))}</div>")
-        elif heading:
-            flush()
-            level = min(len(heading.group(1)) + 2, 6)
-            out.append(f"<h{level}>{inline(heading.group(2))}</h{level}>")
-        elif not line.strip():
-            flush()
-        else:
-            para.append(line)
-    return "\n".join(out)
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    tokens = md.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 2, 6)}"
+        if token.nesting == 1 and token.tag in _STYLES:
+            token.attrSet("style", _STYLES[token.tag])
+    rendered = md.renderer.render(tokens, md.options, {})
+    return nh3.clean(rendered, tags=_TAGS, attributes={"*": {"style"}, "a": {"href"}},
+                     filter_style_properties={"list-style-type", "padding-left", "margin", "display",
+                                              "border-collapse", "border", "padding", "text-align"},
+                     url_schemes={"http", "https"}).strip()
 
 
 _QUOTE = re.compile(r'"([^"\n]{8,})"|“([^”\n]{8,})”|«\s*([^»\n]{8,}?)\s*»')

@@ -104,7 +104,8 @@ def test_guidelines_are_escaped_into_the_instructions(studio_settings: StudioSet
     guide.write_text("# Rules\n\nNever <script>alert(1)</script> & <b>bold</b>\n\n1. **first**\n2. second\n")
     version, html = read_guidelines(guide)
     assert "<script>" not in html and "&lt;script&gt;" in html and len(version) == 12
-    assert "<h3>Rules</h3>" in html and "1. <b>first</b></div>" in html and "2. second</div>" in html
+    assert "<h3>Rules</h3>" in html and "<strong>first</strong></li>" in html and "second</li>" in html
+    assert "list-style-type:decimal" in html  # the numbers show: rules refer to each other by them
     _push(studio_settings, ingest_dir(3), "escaped", tmp_path, f"guidelines={guide}")
     project = api.find_project(_client(studio_settings), "escaped")
     assert project is not None
