@@ -62,3 +62,14 @@ def test_installed_srcrel_composes_a_training_config_from_its_packaged_configs(i
     assert "name: tfidf_logreg" in done.stdout and "word_ngrams:" in done.stdout
     bad = _run([str(installed / "srcrel"), "train", "dataset=x", "output_dir=y", "model=nope"], cwd=tmp_path)
     assert bad.returncode == 1 and "nope" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_installed_srcrel_ships_its_guidelines(installed: Path, tmp_path: Path) -> None:
+    """push's default guidelines (docs/guidelines.md) outside a checkout: the packaged copy, same version."""
+    code = ("from pathlib import Path; from labeling.studio.guidelines import read_guidelines; "
+            "v, html = read_guidelines(Path('docs/guidelines.md')); print(v, '<table' in html)")
+    done = _run([str(installed / "python"), "-c", code], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    from labeling.studio.guidelines import read_guidelines
+
+    assert done.stdout.split() == [read_guidelines(REPO_ROOT / "docs" / "guidelines.md")[0], "True"]

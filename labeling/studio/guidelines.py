@@ -9,13 +9,32 @@ from pathlib import Path
 
 from srcrel_core.errors import ConfigError
 
-__all__ = ["guideline_quotes", "quoting_line", "read_guidelines"]
+__all__ = ["DEFAULT", "guideline_quotes", "packaged_guidelines", "quoting_line", "read_guidelines"]
+
+
+DEFAULT = "docs/guidelines.md"  # the settings' default: the checkout's file, else the packaged copy
+
+
+def packaged_guidelines() -> Path:
+    """srcrel's own guidelines as installed with the package (srcrel_core/guidelines.md)."""
+    from importlib.resources import files
+
+    return Path(str(files("srcrel_core") / "guidelines.md"))
+
+
+def _resolve(path: Path) -> Path:
+    if not path.is_file() and path.as_posix() == DEFAULT and packaged_guidelines().is_file():
+        return packaged_guidelines()
+    if not path.is_file():
+        raise ConfigError(f"guidelines file {path} not found: write it or set guidelines=PATH "
+                          f"(leave it unset for srcrel's own, {DEFAULT})")
+    return path
 
 
 def read_guidelines(path: Path) -> tuple[str, str]:
-    """(version, instructions HTML): version = sha256[:12] of the file; the HTML is sanitised."""
-    if not path.is_file():
-        raise ConfigError(f"guidelines file {path} not found: write it or set guidelines=PATH")
+    """(version, instructions HTML): version = sha256[:12] of the file; the HTML is sanitised.
+    The default path, run outside a checkout (after `pip install`), reads the packaged copy."""
+    path = _resolve(path)
     raw = path.read_bytes()
     version = hashlib.sha256(raw).hexdigest()[:12]
     return version, _render_markdown(raw.decode("utf-8")) + f"<p><small>guidelines version {version}</small></p>"
@@ -68,7 +87,7 @@ def guideline_quotes(path: Path) -> list[tuple[int, str]]:
     """(line, quoted text) of every example the guidelines quote ("…", “…”, « … », or a cell of
     a Markdown table of examples)."""
     quotes = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(_resolve(path).read_text(encoding="utf-8").splitlines(), start=1):
         for match in _QUOTE.finditer(line):
             quotes.append((number, next(group for group in match.groups() if group)))
         if line.lstrip().startswith("|"):

@@ -28,3 +28,21 @@ def test_the_rendering_is_sanitised(tmp_path: Path) -> None:
     assert 'href="javascript' not in html and "[a](javascript:alert(1))" in html  # markdown-it refuses the link
     assert 'href="https://example.org"' in html and "<code>c</code>" in html
     assert '<div style="position' not in html and "&lt;div style=" in html  # shown as text, never applied
+
+
+def test_outside_a_checkout_the_default_reads_the_packaged_copy(tmp_path: Path, monkeypatch) -> None:
+    """Issue 20 item 5: `push` from another folder (or after pip install) found no guidelines."""
+    from labeling.studio.guidelines import DEFAULT, guideline_quotes, packaged_guidelines
+
+    monkeypatch.chdir(tmp_path)
+    assert not Path(DEFAULT).exists()
+    version, html = read_guidelines(Path(DEFAULT))
+    assert version == read_guidelines(REPO_ROOT / DEFAULT)[0]  # the same file, the same version
+    assert packaged_guidelines().read_bytes() == (REPO_ROOT / DEFAULT).read_bytes() and "<table" in html
+    assert guideline_quotes(Path(DEFAULT)) == guideline_quotes(REPO_ROOT / DEFAULT)
+    import pytest
+
+    from srcrel_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="guidelines file mine.md not found"):
+        read_guidelines(Path("mine.md"))  # a path of the user's own is never swapped for ours
