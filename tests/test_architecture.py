@@ -34,7 +34,7 @@ def test_the_gateway_has_its_own_room() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("labeling.gateway"):
                 reaching[path.name] = node.module
-    assert reaching == {"push.py": "labeling.gateway.records", "pull.py": "labeling.gateway.records"}
+    assert reaching == {"accounts.py": "labeling.gateway.records", "pull.py": "labeling.gateway.records"}
     assert not (studio / "gateway.py").exists() and not (studio / "access.py").exists()
     assert {p.name for p in (REPO_ROOT / "labeling" / "gateway").glob("*.py")} >= {
         "rules.py", "bodies.py", "blind.py", "guard.py", "app.py", "serve.py", "screen.py", "records.py", "upstream.py"}

@@ -190,6 +190,12 @@ CASES = {
         "studio", lambda t: ["up", f"studio.data_dir={t / 'out'}", "studio.database=postgresql"],
         ("POSTGRE_HOST is set but POSTGRE_PORT, POSTGRE_NAME, POSTGRE_USER, POSTGRE_PASSWORD is not",),
         env={"POSTGRE_HOST": "127.0.0.1"}),
+    "push: an annotator that is not an email address": Case("push", lambda t: [
+        f"input={_ingested(t)}", "project.name=x", GUIDELINES, "annotators=[a@example.org,not-an-email]"],
+        ("annotators[1]=not-an-email", "not an email address", "annotators=[a@example.org,b@example.org]")),
+    "push: an annotator listed twice": Case("push", lambda t: [
+        f"input={_ingested(t)}", "project.name=x", GUIDELINES, "annotators=[a@example.org,A@example.org]"],
+        ("annotators[1]=A@example.org", "the same account as annotators[0]")),
     "push: a negative lock wait": Case(
         "push", lambda t: [f"input={t}", "project.name=x", "lock_wait=-1"], ("lock_wait=-1",)),
     "push: an overlap share outside (0, 1]": Case(

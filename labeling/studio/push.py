@@ -8,15 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from labeling.gateway.records import grant, members, read_access, read_titles
 from labeling.studio import api
+from labeling.studio.accounts import check_annotators, create_annotators
 from labeling.studio.changes import (
     PushedSettings,
     check_changes,
@@ -25,16 +24,15 @@ from labeling.studio.changes import (
     project_changes,
     recorded,
 )
-from labeling.studio.config import PushConfig, StudioSettings
-from labeling.studio.connection import public_address, resolve_connection
+from labeling.studio.config import PushConfig
+from labeling.studio.connection import resolve_connection
 from labeling.studio.context import add_context
 from labeling.studio.guidelines import guideline_quotes, quoting_line, read_guidelines
 from labeling.studio.interface import TASK_FIELDS, build_label_config
 from labeling.studio.ledger import import_missing, open_ledger, reconcile, state_dir_for
 from labeling.studio.lock import project_lock
-from labeling.studio.records import Project
 from srcrel_core.errors import ConfigError, InputError
-from srcrel_core.io import atomic_write, read_label_records, write_private_file
+from srcrel_core.io import atomic_write, read_label_records
 from srcrel_core.labelset import LabelSet, load_label_set
 from srcrel_core.progress import check_progress_mode, progress_bar
 from srcrel_core.settings import to_dataclass
@@ -193,35 +191,6 @@ def _apply_overlap(client: Any, ledger: Any, state: Path, *, recount: bool = Fal
     return len(pending)
 
 
-def _create_annotators(client: Any, emails: list[str], settings: StudioSettings, managed: bool,
-                       project: Project) -> tuple[Path, ...]:
-    """The accounts, added to the project for the gateway, each with a file a lead can send as it
-    is: the address to go to, the email and password, and the projects the account labels."""
-    files: list[Path] = []
-    for email in emails:
-        api.create_user(client, email)
-    if not managed:
-        if emails:
-            log.warning("annotator accounts created on an external server: its admin must set their passwords")
-        return ()
-    grant(settings.data_dir, project.id, emails, title=project.title)  # the gateway lets them label it
-    address, titles = public_address(settings), read_titles(settings.data_dir)
-    for email in emails:
-        path = Path(settings.data_dir).resolve() / "annotators" / f"{email}.json"
-        known = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-        password = known.get("password")
-        if not password:  # keep an existing password: annotators may already use it
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            password = secrets.token_urlsafe(16)
-            api.set_user_password(settings, email, password)
-        projects = [{"id": pid, "title": titles.get(pid, ""), "label": f"{address}/projects/{pid}/data?labeling=1"}
-                    for pid in sorted(members(read_access(settings.data_dir), email))]
-        write_private_file(path, json.dumps({"address": address, "email": email, "password": password,
-                                             "projects": projects}, indent=2) + "\n")
-        files.append(path)
-    return tuple(files)
-
-
 def push_tasks(config: PushConfig) -> PushResult:
     share = config.project.overlap_share
     if config.chunk_size < 1 or config.project.maximum_annotations < 1:
@@ -232,6 +201,7 @@ def push_tasks(config: PushConfig) -> PushResult:
     if not 0 < share <= 1:
         raise ConfigError(f"project.overlap_share={share}: give the share of sentences labelled by "
                           "project.maximum_annotations annotators, in (0, 1], e.g. project.overlap_share=0.2")
+    check_annotators(list(config.annotators))
     rows, raw = read_tasks(Path(config.input))
     predictions = read_predictions(Path(config.input) / "tasks.json", raw)
     meta = read_meta(Path(config.input) / "tasks.json", raw)
@@ -266,7 +236,7 @@ def push_tasks(config: PushConfig) -> PushResult:
         project = api.ensure_project(
             client, config.project.name, label_config=label_config, instructions=instructions,
             description=describe(pushed), show_skip_button=config.project.show_skip_button)
-        annotator_files = _create_annotators(client, list(config.annotators), config.studio, conn.managed, project)
+        annotator_files = create_annotators(client, list(config.annotators), config.studio, conn.managed, project)
 
         controls_path = None
         if controls:
