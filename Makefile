@@ -61,6 +61,7 @@ bench: install studio-install postgres-install
 
 lint: install
 	$(BIN)/python -m ruff check srcrel srcrel_core labeling training tests benchmarks
+	$(BIN)/python -m mypy
 
 clean:
 	rm -rf $(VENV) $(STUDIO_VENV) .srcrel $(DEMO_DIR)

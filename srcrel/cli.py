@@ -158,7 +158,7 @@ def _unknown_key(stage: str, key: str) -> str:
 
 def _resolve(runner: str) -> Callable[[Any], Any]:
     module_name, func_name = runner.split(":")
-    return getattr(importlib.import_module(module_name), func_name)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module_name), func_name)
 
 
 def fail(stage: str, exc: SrcrelError) -> None:

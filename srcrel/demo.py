@@ -32,7 +32,7 @@ from labeling.studio.config import (
     SimulateConfig,
     StudioSettings,
 )
-from srcrel_core.progress import console
+from srcrel_core.progress import ProgressMode, console
 from srcrel_core.settings import register_schemas, to_dataclass
 
 __all__ = ["REPO_ROOT", "DemoConfig", "register", "run_demo", "run_from_config"]
@@ -99,11 +99,11 @@ def run_demo(config: DemoConfig) -> None:
             console.print(f"annotators' address (the gateway: they see only their own answers): "
                           f"{gateway_url(config.studio)}")
     sim = SimulateConfig(project=ProjectSettings(name=config.project), reference=str(out / "ingest" / "reference_labels.jsonl"),
-                         studio=config.studio, progress="never")
+                         studio=config.studio, progress=ProgressMode.never)
     pushed = push_tasks(PushConfig(
         input=str(out / "ingest"), project=ProjectSettings(name=config.project, maximum_annotations=config.overlap),
         guidelines=str(REPO_ROOT / "docs" / "guidelines.md"), controls=ControlSettings(fraction=config.control_fraction),
-        annotators=[a.email for a in sim.annotators], studio=config.studio, progress="never"))
+        annotators=[a.email for a in sim.annotators], studio=config.studio, progress=ProgressMode.never))
     console.print(f"project {config.project!r}: {pushed.url}/projects/{pushed.project_id} - {pushed.imported} task(s) "
                   f"imported, {pushed.total - pushed.imported} already there; overlap {config.overlap}; "
                   f"guidelines version {pushed.guidelines_version}")

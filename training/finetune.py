@@ -111,7 +111,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
     def _encode(self, X: Any, max_length: int) -> list[list[int]]:
         return self.tokenizer_(_texts(X, self.text_prefix), truncation=True, max_length=max_length)["input_ids"]
 
-    def _batch(self, torch: Any, ids: list[list[int]], rows: Sequence[int]) -> tuple[Any, Any]:
+    def _batch(self, torch: Any, ids: list[list[int]], rows: Sequence[int] | np.ndarray) -> tuple[Any, Any]:
         width = max(len(ids[i]) for i in rows)
         pad = self.tokenizer_.pad_token_id or 0
         tokens = torch.full((len(rows), width), pad, dtype=torch.long)

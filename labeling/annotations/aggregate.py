@@ -153,6 +153,7 @@ def aggregate(
     soft = soft_labels(annotations, labels=labels)
     confusions: dict[str, pd.DataFrame] = {}
     skills: dict[str, float] = {}
+    method = Method(method)
     if method == "majority":
         result = majority_vote(annotations, labels=labels, tie_policy=tie_policy,
                                label_order=label_order, seed=seed)

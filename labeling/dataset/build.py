@@ -249,8 +249,8 @@ def run_build(config: BuildConfig) -> BuildResult:
                                   threads=config.agreement.threads)
     clock.lap("agreement")
     per_item = item_agreement(count_labels(table, labels))
-    agg = aggregate(table, labels=labels, method=config.aggregation.method,  # type: ignore[arg-type]
-                    tie_policy=config.aggregation.tie_policy,  # type: ignore[arg-type]
+    agg = aggregate(table, labels=labels, method=config.aggregation.method,
+                    tie_policy=config.aggregation.tie_policy,
                     label_order=config.aggregation.label_order, seed=config.seed,
                     n_iter=config.aggregation.n_iter, controls=controls)
     clock.lap("aggregation")

@@ -94,9 +94,9 @@ def _check(config: MonitorConfig) -> None:
 def generate_monitor(config: MonitorConfig) -> MonitorResult:
     out = Path(config.output)
     labels = load_label_set(config.label_set).names
-    controls_path = Path(config.controls) if config.controls else (
+    controls_path: Path | None = Path(config.controls) if config.controls else (
         state_dir_for(config.state_dir, config.project.name) / "controls.jsonl")
-    if not config.controls and not controls_path.is_file():
+    if not config.controls and controls_path is not None and not controls_path.is_file():
         controls_path = None  # push wrote no controls: the page says so
     controls = None if controls_path is None else read_controls(controls_path, label_names=labels)
     pulled = pull_export(PullConfig(project=config.project, output_dir=str(out / "pull"),

@@ -136,7 +136,7 @@ def _fingerprint(tables: dict[str, pa.Table]) -> str:
 
     for name, table in tables.items():
         digest.update(name.encode())
-        sink = pa.PythonFile(_Sink(), mode="w")  # type: ignore[no-untyped-call]
+        sink = pa.PythonFile(_Sink(), mode="w")
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table, max_chunksize=1 << 16)
     return digest.hexdigest()[:16]

@@ -105,7 +105,7 @@ def run_ingest(config: IngestConfig) -> IngestResult:
     with staged_output(output_dir, last=("manifest.json",)) as staging:
         stats = _write_sentences(kept, staging, min_articles=config.boilerplate_min_articles)
         _write_articles(kept, staging / "articles.jsonl")
-        reference = (match_reference(Path(config.reference), reference_rows, staging)
+        reference = (match_reference(Path(str(config.reference)), reference_rows, staging)
                      if reference_rows is not None else None)
         result = IngestResult(
             output_dir=output_dir,

@@ -177,7 +177,7 @@ def push_adjudication(config: AdjudicateConfig) -> AdjudicationPush:
     if tuple(report["labels"]) != label_set.names:
         raise ConfigError(f"label_set={config.label_set} has {list(label_set.names)}, the build in "
                           f"{build_dir} used {report['labels']}: pass the build's label_set")
-    candidates = read_candidates(build_dir, source=config.source, limit=config.limit)  # type: ignore[arg-type]
+    candidates = read_candidates(build_dir, source=config.source, limit=config.limit)
     parsed = _read_export(build_dir, report, config.export, label_set.names)
     unknown = sorted(set(candidates["sentence_id"]) - set(parsed.tasks.index))
     if unknown:

@@ -71,7 +71,7 @@ def studio_errors(conn_url: str, what: str) -> Iterator[None]:
 
 
 def connect(conn: Connection, *, timeout: float = 60.0) -> LabelStudio:
-    client = LabelStudio(base_url=conn.url, api_key=conn.api_key, timeout=timeout)  # type: ignore[no-untyped-call]
+    client = LabelStudio(base_url=conn.url, api_key=conn.api_key, timeout=timeout)
     with studio_errors(conn.url, "connecting"):
         client.users.whoami()
     return client
@@ -203,8 +203,8 @@ def delete_tasks(client: LabelStudio, project_id: int, task_ids: Sequence[int]) 
     ids = sorted(set(task_ids))
     with studio_errors(_url(client), "deleting duplicate tasks"):
         for start in range(0, len(ids), 5_000):
-            client.actions.create(id="delete_tasks", project=project_id, filters=_UNTOUCHED,  # type: ignore[arg-type]
-                                  selected_items={"all": False, "included": ids[start:start + 5_000]})  # type: ignore[arg-type]
+            client.actions.create(id="delete_tasks", project=project_id, filters=_UNTOUCHED,
+                                  selected_items={"all": False, "included": ids[start:start + 5_000]})
         left: set[int] = set()
         for start in range(0, len(ids), 100):
             items = [{"filter": "filter:tasks:id", "operator": "equal", "type": "Number", "value": t}
@@ -386,8 +386,8 @@ def retrieve_predictions(client: LabelStudio, project_id: int, task_ids: Sequenc
     """Ask the project's ML backend for predictions on these tasks now (Data Manager action
     `retrieve_tasks_predictions`; tasks holding the backend's current version are skipped)."""
     with studio_errors(_url(client), f"retrieving predictions for {len(task_ids)} tasks"):
-        client.actions.create(id="retrieve_tasks_predictions", project=project_id,  # type: ignore[arg-type]
-                              selected_items={"all": False, "included": list(task_ids)})  # type: ignore[arg-type]
+        client.actions.create(id="retrieve_tasks_predictions", project=project_id,
+                              selected_items={"all": False, "included": list(task_ids)})
 
 
 def list_predictions(client: LabelStudio, task_id: int) -> list[TaskPrediction]:

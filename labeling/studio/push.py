@@ -248,7 +248,7 @@ def push_tasks(config: PushConfig) -> PushResult:
         removed = reconcile(client, ledger)
         # srcrel's bookkeeping goes in the task's meta: the administrator, exports and srcrel read
         # it there; the labeling screen (and the gateway) never passes meta to annotators
-        payloads = {r["sentence_id"]: {"data": r,
+        payloads: dict[str, dict[str, Any]] = {r["sentence_id"]: {"data": r,
                                        "meta": {**meta.get(r["sentence_id"], {}), "guidelines_version": version,
                                                 "srcrel_batch": batch, "srcrel_overlap": overlap[r["sentence_id"]]},
                                        **({"predictions": predictions[r["sentence_id"]]}

@@ -14,7 +14,7 @@ __all__ = ["audit_text", "print_rounds"]
 def audit_text(record: dict[str, Any]) -> str:
     """`0.612 [0.48, 0.73] (n=40)`, or why there is no figure yet."""
     f1, ci, n = record.get("audit_macro_f1"), record.get("audit_macro_f1_ci"), record.get("audit_labels", 0)
-    if f1 is None:
+    if f1 is None or ci is None:
         return "no model yet" if not record.get("model_version") else f"no audit label yet (n={n})"
     return f"{f1:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] (n={n})"
 
