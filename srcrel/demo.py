@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from labeling.annotations.aggregate import Method
 from labeling.annotations.config import AggregationConfig
 from labeling.dataset.config import BuildConfig, CardConfig
-from labeling.dataset.summary import print_agreement_summary
+from labeling.dataset.summary import print_build_summary
 from labeling.ingest.config import IngestConfig
 from labeling.ingest.run import run_ingest
 from labeling.ingest.summary import print_ingest_summary
@@ -130,15 +130,8 @@ def run_demo(config: DemoConfig) -> None:
         aggregation=AggregationConfig(method=config.aggregation),
         card=CardConfig(simulated_annotators=True)))
     report = built.report
-    rec = report["export"]["reconciliation"]
-    console.print(f"annotations: {rec}")
-    print_agreement_summary(report, title=f"agreement of the simulated annotators ({report['agreement']['items']} sentences)")
-    splits = ", ".join(f"{name} {s['rows']} ({s['articles']} articles)" for name, s in report["dataset"]["splits"].items())
-    queue = report["aggregation"]["adjudication_queue"]
-    console.print(f"{queue} sentence(s) tied or below the agreement threshold; a person settles them with "
-                  f"`srcrel adjudicate push build={out / 'dataset'} project.name={config.project}`")
-    console.print(f"dataset: {built.rows} sentences, labels by {report['aggregation']['method']}; {splits}\n"
-                  f"fingerprint {built.fingerprint}: {(out / 'dataset').resolve()} (card: README.md, figures: report.json)")
+    print_build_summary(report, output_dir=str((out / "dataset").resolve()), fingerprint=built.fingerprint,
+                        rows=built.rows, title=f"agreement of the simulated annotators ({report['agreement']['items']} sentences)")
 
     console.rule("[bold]5. the campaign monitor")
     monitor = run_monitor(MonitorConfig(project=ProjectSettings(name=config.project), output=str(out / "monitor"),

@@ -37,6 +37,7 @@ from labeling.dataset.card import render_card
 from labeling.dataset.config import BuildConfig
 from labeling.dataset.loop_report import loop_report
 from labeling.dataset.splits import SPLITS, BuiltDataset, build_dataset
+from labeling.dataset.summary import print_build_summary
 from srcrel_core import __version__
 from srcrel_core.errors import ConfigError, ExportError, InputError
 from srcrel_core.io import check_output_folder, staged_output
@@ -72,6 +73,8 @@ class _Laps:
 def run_from_config(cfg: Any) -> BuildResult:
     config = to_dataclass(cfg, BuildConfig)
     result = run_build(config)
+    print_build_summary(result.report, output_dir=str(result.output_dir), fingerprint=result.fingerprint,
+                        rows=result.rows)
     print(f"srcrel build: {result.rows} sentences, fingerprint {result.fingerprint} -> "
           f"{result.output_dir}", file=sys.stderr)
     return result
@@ -178,7 +181,8 @@ def _report(config: BuildConfig, labels: tuple[str, ...], parsed: ParsedExport,
                     "languages": sorted({str(x) for s in SPLITS
                                          for x in built.dataset[s].data.column("lang").unique().to_pylist()
                                          if x}),
-                    "single_annotation_rows": int((counts.reindex(kept_rows) < 2).sum())},
+                    "single_annotation_rows": int((counts.reindex(kept_rows) < 2).sum()),
+                    "split_by": "sentence" if built.split_note else "article", "split_note": built.split_note},
         "label_issues": {"enabled": config.label_issues.enabled, "checked": issues.n_checked,
                          "flagged": len(issues.ranked), "skipped_reason": issues.skipped_reason},
         "guidelines_versions": {str(k): int(v) for k, v in versions.sort_index().items()},

@@ -125,6 +125,8 @@ def _aggregation(report: dict[str, Any]) -> list[str]:
 def _limitations(report: dict[str, Any]) -> list[str]:
     aggregation, rec = report["aggregation"], report["export"]["reconciliation"]
     items = []
+    if report["dataset"].get("split_note"):
+        items.append(report["dataset"]["split_note"][0].upper() + report["dataset"]["split_note"][1:] + ".")
     if aggregation["unresolved"]:
         items.append(f"{aggregation['unresolved']} tied sentences were left out (sent to "
                      "adjudication, `adjudication_queue.csv`).")

@@ -38,6 +38,7 @@ class BuiltDataset:
     dataset: DatasetDict
     fingerprint: str
     split_of: pd.Series  # sentence_id -> split name
+    split_note: str = ""  # said on the card and by `build` when the splits are not by article
 
 
 def assign_splits(codes: np.ndarray, groups: np.ndarray, *, validation: float, test: float,
@@ -55,9 +56,7 @@ def assign_splits(codes: np.ndarray, groups: np.ndarray, *, validation: float, t
                            "and sum below 1; e.g. splits.validation=0.1 splits.test=0.1")
     articles, article_of = np.unique(groups, return_inverse=True)
     if len(articles) < 3:
-        raise DatasetError(f"only {len(articles)} article(s) have labelled sentences: "
-                           "train/validation/test need at least 3 articles (no article may span "
-                           "two splits); label more")
+        return _pilot_splits(len(codes), len(articles), validation=validation, test=test, seed=seed)
     n_folds = min(max(3, round(1 / min(validation, test))), len(articles))
     n_test = max(1, round(test * n_folds))
     n_val = max(1, min(round(validation * n_folds), n_folds - n_test - 1))
@@ -82,6 +81,27 @@ def assign_splits(codes: np.ndarray, groups: np.ndarray, *, validation: float, t
                 article_fold[held_out] = number
             fold = article_fold[article_of]
     return np.where(fold < n_test, "test", np.where(fold < n_test + n_val, "validation", "train"))
+
+
+def pilot_note(n_articles: int) -> str:
+    return (f"pilot: only {n_articles} article(s), so the splits are by sentence, not by article: "
+            "sentences of one article are in several splits, and validation and test scores are "
+            "optimistic; label 3 articles or more for splits by article")
+
+
+def _pilot_splits(n: int, n_articles: int, *, validation: float, test: float, seed: int) -> np.ndarray:
+    """A pilot of one or two articles still builds: sentences shuffled into the three splits in
+    the configured proportions (at least one each); `pilot_note` says what that costs."""
+    if n < 3:
+        raise DatasetError(f"only {n} labelled sentence(s) in {n_articles} article(s): train, validation "
+                           "and test need at least one each; label more")
+    n_test = max(1, round(test * n))
+    n_val = max(1, min(round(validation * n), n - n_test - 1))
+    order = np.random.default_rng(seed).permutation(n)
+    split = np.full(n, "train", dtype=object)
+    split[order[:n_test]] = "test"
+    split[order[n_test:n_test + n_val]] = "validation"
+    return split.astype(str)
 
 
 def check_no_leak(split: np.ndarray, groups: np.ndarray) -> None:
@@ -156,7 +176,9 @@ def build_dataset(items: pd.DataFrame, annotations: pd.DataFrame, *, label_names
     codes = pd.Categorical(items["label"], categories=list(label_names)).codes.astype(np.int64)
     groups = items["article_id"].astype(str).to_numpy()
     split = assign_splits(codes, groups, validation=validation, test=test, seed=seed)
-    check_no_leak(split, groups)
+    n_articles = len(np.unique(groups))
+    if n_articles >= 3:
+        check_no_leak(split, groups)
     soft = np.stack(items["soft_label"].to_numpy()).astype(np.float32)
     columns = {name: pa.array(items[name].fillna("").astype(str).to_numpy(), pa.string())
                for name in TEXT_COLUMNS}
@@ -178,4 +200,5 @@ def build_dataset(items: pd.DataFrame, annotations: pd.DataFrame, *, label_names
         for name in SPLITS
     })
     return BuiltDataset(dataset, fingerprint,
-                        pd.Series(split, index=items["sentence_id"].to_numpy(), name="split"))
+                        pd.Series(split, index=items["sentence_id"].to_numpy(), name="split"),
+                        pilot_note(n_articles) if n_articles < 3 else "")

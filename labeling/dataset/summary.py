@@ -10,7 +10,7 @@ from rich.table import Table
 from labeling.dataset.card import NO_AGREEMENT
 from srcrel_core.progress import console
 
-__all__ = ["print_agreement_summary"]
+__all__ = ["print_agreement_summary", "print_build_summary"]
 
 
 def _ci(estimate: dict[str, Any]) -> str:
@@ -60,3 +60,23 @@ def _print_annotators(report: dict[str, Any]) -> None:
         annotators.add_row(str(row["worker"]), str(row.get("items", "")), fmt(row.get("median_lead_time"), ".1f"),
                            fmt(row.get("control_accuracy")), fmt(row.get("consensus_agreement")))
     console.print(annotators)
+
+
+def print_build_summary(report: dict[str, Any], *, output_dir: str, fingerprint: str, rows: int,
+                        title: str = "") -> None:
+    """What `srcrel build` (and the demo) print: the export's counts, the agreement, the splits,
+    the adjudication queue and where the dataset is."""
+    rec = report["export"]["reconciliation"]
+    dropped = sum(rec["dropped"].values())
+    console.print(f"annotations: {rec['exported']} exported = {rec['kept']} kept + {dropped} dropped"
+                  + (f" {rec['dropped']}" if dropped else ""))
+    print_agreement_summary(report, title=title or f"agreement ({report['agreement']['items']} sentences)")
+    splits = ", ".join(f"{name} {s['rows']} ({s['articles']} articles)"
+                       for name, s in report["dataset"]["splits"].items())
+    queue = report["aggregation"]["adjudication_queue"]
+    console.print(f"{queue} sentence(s) tied or below the agreement threshold: a person settles them with "
+                  f"`srcrel adjudicate push build={output_dir} project.name=...`")
+    if report["dataset"].get("split_note"):
+        console.print(report["dataset"]["split_note"])
+    console.print(f"dataset: {rows} sentences, labels by {report['aggregation']['method']}; {splits}\n"
+                  f"fingerprint {fingerprint}: {output_dir} (card: README.md, figures: report.json)")

@@ -24,9 +24,15 @@ def _build(export: Path, out: Path, *extra: str):
     return run_from_config(cfg)
 
 
-def test_build_writes_dataset_card_report_and_provenance(simulated_export: Path, tmp_path: Path) -> None:
+def test_build_writes_dataset_card_report_and_provenance(simulated_export: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     result = _build(simulated_export, out, "card.license=cc-by-4.0")
+    printed = " ".join(capsys.readouterr().out.split())  # issue 20 item 12: more than one line
+    rec = result.report["export"]["reconciliation"]
+    assert f"annotations: {rec['exported']} exported = {rec['kept']} kept" in printed
+    assert "Krippendorff's alpha" in printed and f"dataset: {result.rows} sentences" in printed
+    assert "train " in printed and "annotators" in printed
     dataset = load_from_disk(str(out / "dataset"))
     assert list(dataset) == ["train", "validation", "test"]
     assert dataset["train"].features["label"].names == ["sourced", "opinion", "unverifiable"]
@@ -149,7 +155,12 @@ def test_every_option_composes(override: str) -> None:
 
     config = to_dataclass(compose_stage_config("build", ["export=x.json", "output_dir=out", override]),
                           BuildConfig)
-    _check_options(config)
+    _check_options(config)  # raises on a value the build cannot use
+    key, value = override.split("=")
+    held: object = config
+    for part in key.split("."):
+        held = getattr(held, part)
+    assert str(held.value if hasattr(held, "value") else held).lower() == value  # the override reached the run
 
 
 def test_missing_export_names_the_setting() -> None:
@@ -176,3 +187,23 @@ def test_a_one_annotator_campaign_says_agreement_cannot_be_measured(tmp_path: Pa
     assert report["agreement"]["paired_items"] == 0 and report["agreement"]["items"] == 72
     assert NO_AGREEMENT in card and "nan" not in card.lower()
     assert not (tmp_path / "out" / "plots" / "pairwise_kappa.png").exists()
+
+
+def test_a_pilot_of_two_articles_builds_and_says_how_it_split(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 20 item 7: a 2-article pilot could not be built (the split needed 3 articles)."""
+    from labeling.annotations.synthetic import simulate_annotations
+    from tests.labeling.conftest import CONFUSIONS, LABELS, make_corpus
+    from tests.simulated_export import write_simulated_export
+
+    sentences, truth = make_corpus(2, 10, seed=5)
+    answers = simulate_annotations(truth.items(), CONFUSIONS, label_names=LABELS, seed=6)
+    export = write_simulated_export(tmp_path / "export-pilot.json", sentences, answers)
+    result = _build(export, tmp_path / "out")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    splits = report["dataset"]["splits"]
+    assert sum(s["rows"] for s in splits.values()) == result.rows == 20 and all(s["rows"] >= 1 for s in splits.values())
+    assert report["dataset"]["split_by"] == "sentence" and "pilot: only 2 article(s)" in report["dataset"]["split_note"]
+    card = " ".join((tmp_path / "out" / "README.md").read_text().split())
+    assert "Pilot: only 2 article(s), so the splits are by sentence" in card
+    assert "pilot: only 2 article(s)" in " ".join(capsys.readouterr().out.split())

@@ -43,9 +43,12 @@ def test_split_sizes_follow_the_fractions_and_stratify(limit: int) -> None:
 def test_leak_and_too_few_articles_raise_dataset_error() -> None:
     with pytest.raises(DatasetError, match=r"\['a1'\] appear in more than one split"):
         check_no_leak(np.array(["train", "test", "train"]), np.array(["a1", "a1", "a2"]))
-    with pytest.raises(DatasetError, match="at least 3 articles"):
-        assign_splits(np.zeros(4, dtype=int), np.array(["a", "a", "b", "b"]), validation=0.1,
-                      test=0.1, seed=0)
+    # two articles: a pilot, split by sentence (one of each split at least); two sentences: refused
+    pilot = assign_splits(np.zeros(4, dtype=int), np.array(["a", "a", "b", "b"]), validation=0.1,
+                          test=0.1, seed=0)
+    assert sorted(pilot) == ["test", "train", "train", "validation"]
+    with pytest.raises(DatasetError, match="only 2 labelled sentence"):
+        assign_splits(np.zeros(2, dtype=int), np.array(["a", "b"]), validation=0.1, test=0.1, seed=0)
     with pytest.raises(DatasetError, match="splits.validation"):
         assign_splits(np.zeros(4, dtype=int), np.array(list("abcd")), validation=0.6, test=0.5, seed=0)
 
