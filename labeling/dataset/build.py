@@ -34,6 +34,7 @@ from labeling.annotations.label_issues import LabelIssues, find_likely_label_err
 from labeling.annotations.overlap import OverlapReport, apply_overlap
 from labeling.annotations.table import count_labels, item_agreement
 from labeling.dataset.card import render_card
+from labeling.dataset.citation import bibtex, citation_cff
 from labeling.dataset.config import BuildConfig
 from labeling.dataset.loop_report import loop_report
 from labeling.dataset.splits import SPLITS, BuiltDataset, build_dataset
@@ -82,6 +83,8 @@ def run_from_config(cfg: Any) -> BuildResult:
 
 def _check_options(config: BuildConfig) -> None:
     check_output_folder(Path(config.output_dir))
+    if config.dataset.citation:
+        bibtex(config.dataset, title="", fingerprint="", version="")  # a bad entry or path: one line, now
     for key, value, allowed in (("aggregation.method", config.aggregation.method, tuple(Method)),
                                 ("aggregation.tie_policy", config.aggregation.tie_policy, tuple(TiePolicy))):
         if value not in allowed:
@@ -182,7 +185,9 @@ def _report(config: BuildConfig, labels: tuple[str, ...], parsed: ParsedExport,
                                          for x in built.dataset[s].data.column("lang").unique().to_pylist()
                                          if x}),
                     "single_annotation_rows": int((counts.reindex(kept_rows) < 2).sum()),
-                    "split_by": "sentence" if built.split_note else "article", "split_note": built.split_note},
+                    "split_by": "sentence" if built.split_note else "article", "split_note": built.split_note,
+                    "outlets": sorted({str(x) for s in SPLITS
+                                       for x in built.dataset[s].data.column("outlet").unique().to_pylist() if x})},
         "label_issues": {"enabled": config.label_issues.enabled, "checked": issues.n_checked,
                          "flagged": len(issues.ranked), "skipped_reason": issues.skipped_reason},
         "guidelines_versions": {str(k): int(v) for k, v in versions.sort_index().items()},
@@ -277,14 +282,18 @@ def run_build(config: BuildConfig) -> BuildResult:
               if config.label_issues.enabled else LabelIssues(pd.DataFrame(), 0, "disabled"))
     clock.lap("label_issues")
     report = _report(config, labels, parsed, agreement, agg, stats, queue, built, issues, overlap)
-    card = render_card(report, license=config.card.license, pretty_name=config.card.pretty_name,
-                       simulated_annotators=config.card.simulated_annotators)
+    license = config.dataset.license or config.card.license
+    card = render_card(report, license=license, pretty_name=config.card.pretty_name,
+                       simulated_annotators=config.card.simulated_annotators, meta=config.dataset)
+    cff = citation_cff(config.dataset, title=config.card.pretty_name, license=license,
+                       fingerprint=built.fingerprint, version=__version__)
     provenance = {"dataset_fingerprint": built.fingerprint, "export_sha256": parsed.sha256,
                   "guidelines_version": sorted(report["guidelines_versions"]),
                   "label_names": list(labels), "srcrel_version": __version__}
 
     # staged beside DIR and moved in at the end, provenance.json last: it marks a complete build
     with staged_output(Path(config.output_dir), last=("provenance.json",)) as staging:
+        (staging / "CITATION.cff").write_text(cff, encoding="utf-8")
         _write(staging, built=built, report=report, card=card, provenance=provenance,
                parsed=parsed, queue=queue, issues=issues, agreement=agreement, agg=agg,
                labels=labels, plots=config.agreement.plots)

@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from labeling.dataset.citation import bibtex, column_glossary, license_lines, source_lines
+from labeling.dataset.config import DatasetMeta
 from labeling.dataset.loop_report import loop_statement
 
 __all__ = ["render_card", "size_category"]
@@ -38,7 +40,8 @@ NO_AGREEMENT = ("Agreement cannot be measured: no sentence was labelled by two a
 
 
 def render_card(report: dict[str, Any], *, license: str, pretty_name: str,
-                simulated_annotators: bool) -> str:
+                simulated_annotators: bool, meta: DatasetMeta | None = None) -> str:
+    about = meta or DatasetMeta()
     data, agreement = report["dataset"], report["agreement"]
     meta = {
         "language": data["languages"] or ["und"],
@@ -56,15 +59,22 @@ def render_card(report: dict[str, Any], *, license: str, pretty_name: str,
                    "not human judgement. Do not use it as human-labelled data."), ""]
     if "blind" in report:
         lines += [f"**{report['blind']['statement']}**", ""]
+    n = agreement["annotators"]
     lines += [(f"{data['rows']} news sentences labelled {', '.join(report['labels'])} by "
-               f"{agreement['annotators']} annotators, built by srcrel {report['srcrel_version']} "
+               f"{n} annotator{'s' if n != 1 else ''}, built by srcrel {report['srcrel_version']} "
                "from a Label Studio export."), ""]
+    lines += source_lines(about, report)
     lines += _distribution(report) + _agreement(report) + _aggregation(report)
+    lines += column_glossary(list(report["labels"]), loop=bool(report.get("loop", {}).get("rounds")))
     loop = loop_statement(report.get("loop", {}))
     if loop:
         lines += ["## How the sentences were chosen (model in the loop)", "", *loop, ""]
     lines += ["## Known limitations", ""]
     lines += [f"- {item}" for item in _limitations(report)]
+    lines += ["", *license_lines(license, about)]
+    lines += ["## Citation", "", "```bibtex",
+              bibtex(about, title=pretty_name, fingerprint=data["fingerprint"], version=report["srcrel_version"]),
+              "```", "", "The same in Citation File Format: `CITATION.cff`."]
     return "\n".join(lines) + "\n"
 
 
@@ -141,8 +151,12 @@ def _limitations(report: dict[str, Any]) -> list[str]:
                      "annotation (agreement is undefined for them).")
     issues = report["label_issues"]
     if issues["flagged"]:
-        items.append(f"{issues['flagged']} sentences look mislabelled to a cross-validated text "
-                     "classifier (`label_issues.csv`); they were not changed.")
+        share = issues["flagged"] / max(issues["checked"] or report["dataset"]["rows"], 1)
+        caveat = ("" if report["dataset"]["rows"] >= 1000 else
+                  f" At {report['dataset']['rows']} sentences that classifier is weak, so most flags are likely its "
+                  "own errors, not the annotators': read them as a list to review, not as an error rate.")
+        items.append(f"{issues['flagged']} sentences ({share:.0%}) look mislabelled to a cross-validated text "
+                     f"classifier (`label_issues.csv`, confident learning); they were not changed.{caveat}")
     items.append("Label boundaries (sourced / opinion / unverifiable) involve judgement; see the "
                  "agreement figures before treating labels as ground truth.")
     return items

@@ -30,6 +30,23 @@ class CardConfig:
 
 
 @dataclass
+class DatasetMeta:
+    """What a researcher cites: the card's license, citation, authors and where the articles come from."""
+
+    # the dataset's license (a Hugging Face / SPDX id: cc-by-4.0, cc-by-nc-4.0, other...); empty: card.license
+    license: str = ""
+    # one line on the license, needed when it is `other` (e.g. "articles under the publishers'
+    # copyright: research use only, not for redistribution")
+    license_note: str = ""
+    # BibTeX entry, or a path to a .bib file; empty: a @misc entry made from title, authors, year, url
+    citation: str = ""
+    authors: list[str] = field(default_factory=list)
+    url: str = ""
+    # where the articles come from: outlets, dates, how they were chosen (the card's "Source data")
+    source: str = ""
+
+
+@dataclass
 class BuildConfig:
     export: str = MISSING
     output_dir: str = MISSING
@@ -53,6 +70,7 @@ class BuildConfig:
     label_issues: LabelIssuesConfig = field(default_factory=LabelIssuesConfig)
     splits: SplitConfig = field(default_factory=SplitConfig)
     card: CardConfig = field(default_factory=CardConfig)
+    dataset: DatasetMeta = field(default_factory=DatasetMeta)
 
 
 @dataclass

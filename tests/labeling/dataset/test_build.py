@@ -207,3 +207,41 @@ def test_a_pilot_of_two_articles_builds_and_says_how_it_split(tmp_path: Path,
     card = " ".join((tmp_path / "out" / "README.md").read_text().split())
     assert "Pilot: only 2 article(s), so the splits are by sentence" in card
     assert "pilot: only 2 article(s)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_card_is_one_a_researcher_can_cite(simulated_export: Path, tmp_path: Path) -> None:
+    """Issue 20 item 16: citation (BibTeX + CITATION.cff), the license said in words, a column
+    glossary, where the articles come from, and label issues put in proportion."""
+    bib = tmp_path / "ds.bib"
+    bib.write_text("@misc{news2026,\n  title = {News sourcing},\n  author = {Doe, Jane},\n  year = {2026}\n}\n")
+    _build(simulated_export, tmp_path / "cited", "dataset.license=cc-by-4.0", f"dataset.citation={bib}",
+           "dataset.authors=[Jane Doe]", "dataset.source='Regional French dailies, 2024, chosen at random'")
+    card = (tmp_path / "cited" / "README.md").read_text()
+    assert "```bibtex\n@misc{news2026," in card and "license: cc-by-4.0" in card
+    assert "released under `cc-by-4.0`" in card and "Regional French dailies, 2024" in card
+    for column in ("`soft_label`", "`label_source`", "`annotations`", "`agreement`"):
+        assert f"| {column} |" in card
+    assert "in the order ['sourced', 'opinion', 'unverifiable']" in card and "`control`" in card
+    cff = yaml.safe_load((tmp_path / "cited" / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0" and cff["type"] == "dataset" and cff["license"] == "cc-by-4.0"
+    assert cff["authors"] == [{"name": "Jane Doe"}]
+
+    _build(simulated_export, tmp_path / "plain")  # nothing said: the card says so, and makes a citation
+    card = (tmp_path / "plain" / "README.md").read_text()
+    assert "`license: other`: no license was set" in card and "Not stated by whoever built the dataset" in card
+    assert "```bibtex\n@misc{srcrel" in card and "by 1 annotators" not in card
+    flagged = json.loads((tmp_path / "plain" / "report.json").read_text())["label_issues"]["flagged"]
+    if flagged:
+        assert "read them as a list to review, not as an error rate" in card
+
+
+def test_a_citation_that_is_not_bibtex_is_refused_before_any_work(tmp_path: Path) -> None:
+    from labeling.dataset.build import _check_options
+    from labeling.dataset.config import BuildConfig
+    from srcrel_core.settings import to_dataclass
+
+    config = to_dataclass(compose_stage_config("build", ["export=x.json", f"output_dir={tmp_path / 'o'}",
+                                                         "dataset.citation=Doe 2026"]), BuildConfig)
+    with pytest.raises(ConfigError, match="dataset.citation='Doe 2026': give a BibTeX entry"):
+        _check_options(config)
+    assert not (tmp_path / "o").exists()
