@@ -43,7 +43,7 @@ def render_card(report: dict[str, Any], *, license: str, pretty_name: str,
                 simulated_annotators: bool, meta: DatasetMeta | None = None) -> str:
     about = meta or DatasetMeta()
     data, agreement = report["dataset"], report["agreement"]
-    meta = {
+    header = {
         "language": data["languages"] or ["und"],
         "license": license,
         "pretty_name": pretty_name,
@@ -51,7 +51,7 @@ def render_card(report: dict[str, Any], *, license: str, pretty_name: str,
         "task_categories": ["text-classification"],
         "tags": ["srcrel", "source-reliability", "news"],
     }
-    lines = ["---", yaml.safe_dump(meta, sort_keys=True, allow_unicode=True).rstrip(), "---", "",
+    lines = ["---", yaml.safe_dump(header, sort_keys=True, allow_unicode=True).rstrip(), "---", "",
              f"# {pretty_name}", ""]
     if simulated_annotators:
         lines += [("> **The annotators of this dataset were simulated** (seeded confusion matrices "

@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from labeling.gateway import blind, records, screen
 from labeling.gateway.bodies import BodyError, clean_body, read_body
-from labeling.gateway.guard import AnswerGuard
+from labeling.gateway.guard import AnswerGuard, GuardUnavailable
 from labeling.gateway.rules import Body, Check, Rewrite, Rule, match, path_id, project_of, safe_path
 from labeling.gateway.upstream import Upstream, UpstreamError, forward_headers, raw_cookies, relay
 from labeling.studio.connection import GATEWAY_HEALTH_PATH
@@ -123,6 +123,10 @@ class Gateway:
                                 headers={"Retry-After": "1"})
         except BodyError as exc:
             return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers={"Connection": "close"})
+        except GuardUnavailable as exc:
+            log.warning("no answer lock for %s %s: %s", request.method, request.url.path, exc)
+            return JSONResponse({"detail": "srcrel's gateway could not take this task's lock (nothing was saved); "
+                                 "try again in a minute"}, status_code=503, headers={"Retry-After": "5"})
         except (httpx.TransportError, UpstreamError) as exc:
             log.warning("Label Studio did not answer %s %s: %s", request.method, request.url.path,
                         type(exc).__name__)
@@ -162,7 +166,7 @@ class Gateway:
         if who is not None and rule.page and (target := screen.landing(rule, path, self.members(who["email"]))):
             return RedirectResponse(target, status_code=302)
         task = path_id(rule, path, "task")
-        key = (_ANSWER, task) if rule.check is Check.answer else (_DRAFT, who["id"] * 2**20 + task) \
+        key = (_ANSWER, (task,)) if rule.check is Check.answer else (_DRAFT, (who["id"], task)) \
             if who is not None and rule.check is Check.first_draft else None
         async with self.guard.hold(*key) if key else contextlib.nullcontext():
             if who is not None and not await self.allowed(rule, request, who):

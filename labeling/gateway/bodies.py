@@ -137,10 +137,10 @@ def clean_body(request: Request, kind: Body, raw: bytes) -> tuple[bytes, str] | 
         return b"{}", "application/json"
     if kind is Body.tab:
         return _tab(data)
-    kept = {k: v for k, v in data.items() if k in KEYS[kind]}
-    if any(not _TYPES[k](v) for k, v in kept.items()):
+    chosen = {k: v for k, v in data.items() if k in KEYS[kind]}
+    if any(not _TYPES[k](v) for k, v in chosen.items()):
         return None
-    return json.dumps(kept).encode(), "application/json"
+    return json.dumps(chosen).encode(), "application/json"
 
 
 def _tab(data: Mapping[str, Any]) -> tuple[bytes, str] | None:

@@ -48,9 +48,9 @@ class _BoundedH11(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        host = self.client[0] if self.client else ""
+        host = _host(self)
         cap = type(self).per_address
-        if cap and sum(1 for c in self.connections if getattr(c, "client", None) and c.client[0] == host) > cap:
+        if cap and sum(_host(c) == host for c in self.connections) > cap:
             transport.close()
             return
         self._arm()
@@ -74,6 +74,11 @@ class _BoundedH11(H11Protocol):
         if self._header_timer is not None:
             self._header_timer.cancel()
         super().connection_lost(exc)
+
+
+def _host(connection: object) -> str:
+    client = getattr(connection, "client", None)
+    return str(client[0]) if client else ""
 
 
 def settings_from_env() -> dict[str, Any]:

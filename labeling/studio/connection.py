@@ -58,11 +58,21 @@ def gateway_url(settings: StudioSettings) -> str:
     return f"http://{settings.public_host}:{settings.public_port}"
 
 
-def public_address(settings: StudioSettings) -> str:
+def public_address(settings: StudioSettings, *, recorded: bool = True) -> str:
     """The address annotators are given: studio.public_url (e.g. behind TLS), else the gateway's
-    own, by this machine's name when it listens on every interface; never Label Studio itself."""
+    own, by this machine's name when it listens on every interface; never Label Studio itself.
+    `recorded`: the address `studio up` wrote when it started the gateway wins over the settings'
+    defaults (a push run without the studio.public_* it was started with still names the right one)."""
     if settings.public_url:
         return settings.public_url.rstrip("/")
+    started = Path(settings.data_dir).resolve() / "gateway.json"  # what `studio up` started, if it did
+    if recorded and not (settings.url or os.environ.get("LABEL_STUDIO_URL")) and started.is_file():
+        try:
+            address = json.loads(started.read_text(encoding="utf-8")).get("address")
+        except (OSError, ValueError):
+            address = None
+        if isinstance(address, str) and address.startswith("http"):
+            return address
     host = socket.getfqdn() if settings.public_host in ("0.0.0.0", "::") else settings.public_host
     return f"http://{host}:{settings.public_port}"
 

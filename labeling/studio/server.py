@@ -29,6 +29,7 @@ from labeling.studio.connection import (
     gateway_url,
     managed_url,
     port_taken,
+    public_address,
 )
 from labeling.studio.database import (
     check_external,
@@ -305,7 +306,8 @@ def start_gateway(settings: StudioSettings) -> str:
            "SRCREL_GATEWAY": json.dumps(gateway), **pg}
     log = data_dir / "gateway.log"
     proc = _spawn([sys.executable, "-m", "labeling.gateway.serve"], env=env, log=log, cwd=str(data_dir))
-    _gateway_pid_path(settings).write_text(json.dumps({"pid": proc.pid, "port": settings.public_port}),
+    _gateway_pid_path(settings).write_text(json.dumps({"pid": proc.pid, "port": settings.public_port,
+                                                       "address": public_address(settings, recorded=False)}),
                                            encoding="utf-8")
     _wait_healthy(proc, probe, what="the annotator gateway", timeout=60.0, log=log,
                   pid_file=_gateway_pid_path(settings), tail="")

@@ -382,9 +382,13 @@ def test_bodies_carry_only_what_annotating_needs(campaign: Campaign, studio_sett
         "filter": "filter:tasks:annotations_results", "operator": "contains", "type": "String", "value": "sourced"}]}})
     assert requests.get(f"{base}/api/tasks", params={"project": pid, "query": query}, headers=token,
                         timeout=30).status_code == 403
-    # a tab in another project, named in the body
-    assert requests.post(f"{base}/api/dm/views?project={pid}", json={"project": other, "data": {}}, headers=token,
-                         timeout=30).status_code == 403
+    # a tab in another project, named in the body: the body's project is dropped, the tab is the
+    # annotator's private one in the query's project, and nothing reaches Label Studio
+    tabs_before = requests.get(f"{conn.url}/api/dm/views?project={other}", timeout=30, headers=admin).json()
+    tab = requests.post(f"{base}/api/dm/views?project={pid}", json={"project": other, "data": {}}, headers=token,
+                        timeout=30)
+    assert tab.status_code == 201 and tab.json()["project"] == pid
+    assert requests.get(f"{conn.url}/api/dm/views?project={other}", timeout=30, headers=admin).json() == tabs_before
 
 
 def test_an_annotator_keeps_their_own_drafts(campaign: Campaign, studio_settings: StudioSettings,
