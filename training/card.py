@@ -16,8 +16,10 @@ def render_model_card(metrics: dict[str, Any]) -> str:
     """Markdown from a run's metrics.json dict (the card shows only what metrics.json holds)."""
     prov, data = metrics["provenance"], metrics["data"]
     level = metrics.get("ci_level", 0.95)
+    warnings = prov.get("warnings") or []
     lines = [
         f"# Model card: {metrics['model']}", "",
+        *([f"> **About its training data:** {w}." for w in warnings] + [""] if warnings else []),
         ("Sentence classifier of srcrel (what a news sentence's claim rests on), trained by "
          "`srcrel train`."), "",
         "## Data", "",

@@ -2,6 +2,9 @@
 
 Runs are ranked by validation macro-F1 (from a model fit on train only), falling back to grouped
 CV; the top one is marked `selected`. Test macro-F1 is shown beside it, never used to choose.
+Runs on different datasets (dataset_fingerprint) are never ranked together: each dataset gets its
+own ranking and its own selected run. Runs that tie on the selection score are said to tie, and
+the tie-break rule is written out: higher CV macro-F1, then the faster fit, then the run's name.
 """
 
 from __future__ import annotations
@@ -69,17 +72,48 @@ def collect_runs(pattern: str) -> pd.DataFrame:
             "accuracy": m["accuracy"], "ece": m.get("ece"), "n_test": m["n"],
             "fit_seconds": m.get("timing", {}).get("fit_seconds"),
             "dataset_fingerprint": config.get("dataset_fingerprint"), **_seed_spread(m.get("seeds")),
+            "data_warnings": "; ".join(config.get("warnings") or []),
         })
     if not rows:
         raise InputError(f"runs={pattern!r} matched no run dir with a metrics.json; quote the glob "
                          "(runs='runs/*') and point it at `srcrel train` output dirs")
     table = pd.DataFrame(rows)
-    key = table["validation_macro_f1"].fillna(table["cv_macro_f1"])
-    table = table.assign(_key=key).sort_values("_key", ascending=False, na_position="last")
-    table["selected"] = False
-    if key.notna().any():
-        table.loc[table["_key"].idxmax(), "selected"] = True
-    return table.drop(columns="_key").reset_index(drop=True)
+    table["dataset"] = table["dataset_fingerprint"].fillna("unknown").astype(str).str[:12]
+    table["_key"] = table["validation_macro_f1"].fillna(table["cv_macro_f1"]).round(_TIE_DIGITS)
+    table["_cv"] = table["cv_macro_f1"].fillna(-1.0)
+    table["_fit"] = table["fit_seconds"].fillna(float("inf"))
+    # the ranking, and its tie-break: higher CV macro-F1, then the faster fit, then the run's name
+    table = table.sort_values(["dataset", "_key", "_cv", "_fit", "run"], ascending=[True, False, False, True, True],
+                              na_position="last")
+    table["rank"] = table.groupby("dataset").cumcount() + 1
+    top = table.groupby("dataset")["_key"].transform("max")
+    table["tied"] = (table["_key"] == top) & table["_key"].notna()
+    table["tied"] = table["tied"] & (table.groupby("dataset")["tied"].transform("sum") > 1)
+    table["selected"] = (table["rank"] == 1) & table["_key"].notna()
+    return table.drop(columns=["_key", "_cv", "_fit"]).reset_index(drop=True)
+
+
+_TIE_DIGITS = 4  # scores equal to 4 decimals tie: a difference below that is noise on any test set here
+TIE_RULE = "higher CV macro-F1, then the faster fit, then the run's name"
+
+
+def ranking_notes(table: pd.DataFrame) -> list[str]:
+    """What a reader must know before trusting `selected`: ties and incomparable datasets."""
+    notes = []
+    datasets = table["dataset"].unique()
+    if len(datasets) > 1:
+        notes.append(f"These runs used {len(datasets)} different datasets (dataset_fingerprint differs): their "
+                     "scores are not comparable, so each dataset is ranked on its own and has its own selected run.")
+    for dataset, group in table.groupby("dataset", sort=False):
+        for warning in sorted({w for ws in group["data_warnings"] for w in ws.split("; ") if w}):
+            notes.append(f"dataset {dataset}: {warning}.")
+        tied = group[group["tied"]]
+        if len(tied):
+            score = tied["validation_macro_f1"].fillna(tied["cv_macro_f1"]).iloc[0]
+            chosen = group.loc[group["selected"], "run"].iloc[0]
+            notes.append(f"{len(tied)} runs on dataset {dataset} tie at {score:.3f} (to {_TIE_DIGITS} decimals); "
+                         f"{chosen} is selected by the tie-break rule ({TIE_RULE}), not by a better score.")
+    return notes
 
 
 def _spread(row) -> str:
@@ -90,18 +124,19 @@ def _spread(row) -> str:
 
 
 def _markdown(table: pd.DataFrame) -> str:
-    lines = [("| run | model | features | C | validation macro-F1 | CV macro-F1 | "
+    lines = [("| dataset | rank | run | model | features | C | validation macro-F1 | CV macro-F1 | "
               "test macro-F1 (bootstrap CI) | seeds: test mean ± sd | accuracy | ECE | fit s | selected |"),
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda v: "" if v is None or pd.isna(v) else f"{v:.3f}"
     for r in table.itertuples():
-        lines.append(f"| {r.run} | {r.model} | {r.features or ''} | {'' if r.C is None else r.C} | "
+        tie = " (tie)" if r.tied else ""
+        lines.append(f"| {r.dataset} | {r.rank}{tie} | {r.run} | {r.model} | {r.features or ''} | {'' if r.C is None else r.C} | "
                      f"{fmt(r.validation_macro_f1)} | {fmt(r.cv_macro_f1)} | "
                      f"{r.macro_f1:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | {_spread(r)} | {r.accuracy:.3f} | "
                      f"{fmt(r.ece)} | {fmt(r.fit_seconds)} | {'**yes**' if r.selected else ''} |")
-    if table["dataset_fingerprint"].nunique() > 1:
-        lines.append("\nWarning: these runs used different datasets (dataset_fingerprint differs); "
-                     "their scores are not comparable.")
+    notes = ranking_notes(table)
+    if notes:
+        lines += ["", *[f"Note: {n}" for n in notes]]
     return "\n".join(lines) + "\n"
 
 

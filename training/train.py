@@ -90,7 +90,7 @@ def _libraries() -> dict[str, str]:
 
 
 def _provenance(data: LoadedData, config: TrainConfig) -> dict[str, Any]:
-    keep = ("dataset_fingerprint", "export_sha256", "guidelines_version", "source_sha256")
+    keep = ("dataset_fingerprint", "export_sha256", "guidelines_version", "source_sha256", "warnings")
     return {**{k: data.provenance.get(k) for k in keep}, "label_names": list(data.label_names),
             "label_set": config.label_set, "git_commit": _git_commit(), "srcrel_version": __version__,
             "libraries": _libraries()}

@@ -34,7 +34,7 @@ from labeling.annotations.label_issues import LabelIssues, find_likely_label_err
 from labeling.annotations.overlap import OverlapReport, apply_overlap
 from labeling.annotations.table import count_labels, item_agreement
 from labeling.dataset.card import render_card
-from labeling.dataset.citation import bibtex, citation_cff
+from labeling.dataset.citation import bibtex, citation_cff, dataset_warnings
 from labeling.dataset.config import BuildConfig
 from labeling.dataset.loop_report import loop_report
 from labeling.dataset.splits import SPLITS, BuiltDataset, build_dataset
@@ -289,7 +289,8 @@ def run_build(config: BuildConfig) -> BuildResult:
                        fingerprint=built.fingerprint, version=__version__)
     provenance = {"dataset_fingerprint": built.fingerprint, "export_sha256": parsed.sha256,
                   "guidelines_version": sorted(report["guidelines_versions"]),
-                  "label_names": list(labels), "srcrel_version": __version__}
+                  "label_names": list(labels), "srcrel_version": __version__,
+                  "warnings": dataset_warnings(report, simulated=config.card.simulated_annotators)}
 
     # staged beside DIR and moved in at the end, provenance.json last: it marks a complete build
     with staged_output(Path(config.output_dir), last=("provenance.json",)) as staging:

@@ -14,7 +14,7 @@ import yaml
 from labeling.dataset.config import DatasetMeta
 from srcrel_core.errors import ConfigError
 
-__all__ = ["bibtex", "citation_cff", "column_glossary", "license_lines", "source_lines"]
+__all__ = ["bibtex", "citation_cff", "column_glossary", "dataset_warnings", "license_lines", "source_lines"]
 
 _LICENSE_WORDS = {
     "other": "a license of its own, described below",
@@ -116,3 +116,27 @@ def column_glossary(labels: list[str], *, loop: bool) -> list[str]:
                      "and that answer")))
     return ["## Columns", "", "| column | what it holds |", "|---|---|",
             *[f"| `{name}` | {what} |" for name, what in rows], ""]
+
+
+PILOT_ROWS = 500  # below this many sentences a dataset is a pilot: every figure on it is rough
+
+
+def dataset_warnings(report: dict[str, Any], *, simulated: bool) -> list[str]:
+    """What every model trained on this dataset must carry on its card and in its reports
+    (provenance.json `warnings`): simulated labels, a campaign not shown blind, a pilot's size."""
+    warnings = []
+    if simulated:
+        warnings.append("the labels come from simulated annotators (seeded confusion matrices), not people")
+    blind = report.get("blind", {}).get("blind")
+    if blind is False:
+        warnings.append("the annotation was not blind: " + report["blind"]["statement"])
+    elif blind is None and "blind" in report:
+        warnings.append("whether the annotation was blind is unknown (not run through srcrel's gateway)")
+    rows = report["dataset"]["rows"]
+    if report["dataset"].get("split_note"):
+        warnings.append(report["dataset"]["split_note"])
+    if rows < PILOT_ROWS:
+        warnings.append(f"pilot size: {rows} sentences; scores on it are rough")
+    if report["agreement"].get("paired_items", report["agreement"]["items"]) == 0:
+        warnings.append("agreement could not be measured: no sentence had two annotators")
+    return warnings

@@ -245,3 +245,20 @@ def test_a_citation_that_is_not_bibtex_is_refused_before_any_work(tmp_path: Path
     with pytest.raises(ConfigError, match="dataset.citation='Doe 2026': give a BibTeX entry"):
         _check_options(config)
     assert not (tmp_path / "o").exists()
+
+
+def test_the_datasets_warnings_reach_every_model_card_trained_on_it(simulated_export: Path, tmp_path: Path) -> None:
+    """Issue 20 item 15: a model trained on the demo dataset never said its labels were simulated."""
+    from training.config import EvalOptions, ModelConfig, TrainConfig
+    from training.train import run_train
+
+    _build(simulated_export, tmp_path / "ds", "card.simulated_annotators=true")
+    warnings = json.loads((tmp_path / "ds" / "provenance.json").read_text())["warnings"]
+    assert any("simulated annotators" in w for w in warnings) and any("pilot size" in w for w in warnings)
+    run_train(TrainConfig(dataset=str(tmp_path / "ds"), output_dir=str(tmp_path / "run"),
+                          model=ModelConfig(name="majority", classifier="majority"),
+                          eval=EvalOptions(n_boot=20, learning_curve=[], plots=False)))
+    card = (tmp_path / "run" / "model_card.md").read_text()
+    for warning in warnings:
+        assert f"> **About its training data:** {warning}." in card
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["provenance"]["warnings"] == warnings
