@@ -91,8 +91,13 @@ class MonitorConfig:
     controls: str = ""
     state_dir: str = ".srcrel/push"
     label_set: str = "default"
-    # the consensus an annotator is compared with (ties of a majority count as no consensus)
-    consensus: Method = Method.dawid_skene
+    # the consensus an annotator is compared with: build's default (majority; its ties count as no
+    # consensus), so the monitor's flags and the dataset's labels agree
+    consensus: Method = Method.majority
+    # the page names annotators by their email (or display_names[email]); false: by their Label
+    # Studio id only (for a page shown to others)
+    annotator_names: bool = True
+    display_names: dict[str, str] = field(default_factory=dict)
     bootstrap_n: int = 1000
     confidence: float = 0.95
     seed: int = 0

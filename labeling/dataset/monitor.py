@@ -29,7 +29,7 @@ from labeling.dataset.config import MonitorConfig
 from labeling.dataset.monitor_page import render_page
 from labeling.studio.config import PullConfig
 from labeling.studio.ledger import state_dir_for
-from labeling.studio.pull import pull_export
+from labeling.studio.pull import pull_export, user_emails
 from srcrel_core.errors import ConfigError, SrcrelError
 from srcrel_core.io import atomic_write
 from srcrel_core.labelset import load_label_set
@@ -113,7 +113,7 @@ def generate_monitor(config: MonitorConfig) -> MonitorResult:
     project = {"name": config.project.name, "id": meta.get("project_id"),
                "title": meta.get("project_title"), "server_url": meta.get("server_url")}
     figures = compute_figures(parsed, labels=labels, overlap=overlap, controls=controls, config=config,
-                              project=project, controls_file=controls_path)
+                              project=project, controls_file=controls_path, names=_names(config))
     html_path, json_path = out / "monitor.html", out / "monitor.json"
     atomic_write(json_path, json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
     atomic_write(html_path, render_page(figures))
@@ -136,9 +136,17 @@ def _worker_order(worker: str) -> tuple[bool, int, str]:
     return (not worker.isdigit(), int(worker) if worker.isdigit() else 0, worker)
 
 
+def _names(config: MonitorConfig) -> dict[str, str]:
+    """Label Studio id -> what the page calls the annotator: their email, or its display name."""
+    if not config.annotator_names:
+        return {}
+    return {uid: config.display_names.get(email, email)
+            for uid, email in user_emails(config.studio).items()}
+
+
 def compute_figures(parsed: ParsedExport, *, labels: tuple[str, ...] | list[str], overlap: int | pd.Series,
                     controls: pd.Series | None, config: MonitorConfig, project: dict[str, Any],
-                    controls_file: Path | None = None) -> dict[str, Any]:
+                    controls_file: Path | None = None, names: dict[str, str] | None = None) -> dict[str, Any]:
     """Every figure of the page, JSON-ready (no NaN), from a parsed export of all tasks."""
     labels = tuple(labels)
     table = parsed.annotations
@@ -164,6 +172,8 @@ def compute_figures(parsed: ParsedExport, *, labels: tuple[str, ...] | list[str]
     agreement = _agreement(table, labels=labels, paired=paired, config=config)
     annotators = _annotators(table, skips, labels=labels, paired=paired, controls=controls,
                              config=config)
+    for annotator in annotators:
+        annotator["name"] = (names or {}).get(annotator["worker"], annotator["worker"])
     times = table["created_at"].dropna()
     hours: list[dict[str, Any]] = []
     if len(times):

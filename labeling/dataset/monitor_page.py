@@ -58,7 +58,7 @@ def _svg(fig: Any) -> str:
 
 
 def _plot_work(annotators: Sequence[dict[str, Any]]) -> str:
-    names = [a["worker"] for a in annotators]
+    names = [a.get("name", a["worker"]) for a in annotators]
     with plt.rc_context({"svg.fonttype": "none"}):
         fig, ax = plt.subplots(figsize=(7, 0.6 + 0.35 * max(len(names), 2)))
         done = [a["annotations"] for a in annotators]
@@ -89,7 +89,7 @@ def _plot_consensus(annotators: Sequence[dict[str, Any]], flag_below: float) -> 
     shown = [a for a in annotators if a["consensus_agreement"] is not None]
     with plt.rc_context({"svg.fonttype": "none"}):
         fig, ax = plt.subplots(figsize=(7, 0.6 + 0.35 * max(len(shown), 2)))
-        ax.barh([a["worker"] for a in shown], [a["consensus_agreement"] for a in shown],
+        ax.barh([a.get("name", a["worker"]) for a in shown], [a["consensus_agreement"] for a in shown],
                 color=["#d62728" if a["flagged"] else "#4c78a8" for a in shown])
         ax.axvline(flag_below, color="#555", linestyle="--", linewidth=1)
         ax.set_xlim(0, 1)
@@ -127,7 +127,7 @@ def _agreement(agreement: dict[str, Any]) -> str:
 def _annotator_rows(annotators: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     rows = []
     for i, a in enumerate(annotators):
-        cells = [f"<td>{_fig(f'annotators.{i}.worker', a['worker'])}</td>"]
+        cells = [f"<td>{_fig(f'annotators.{i}.name', a.get('name', a['worker']))}</td>"]
         cells += [f"<td>{_fig(f'annotators.{i}.{c}', a[c])}</td>" for c in columns]
         rows.append(f'<tr data-worker="{escape(a["worker"])}">{"".join(cells)}</tr>')
     return "".join(rows)
@@ -141,7 +141,7 @@ def _flags(annotators: Sequence[dict[str, Any]], flag: dict[str, Any]) -> str:
     if not flagged:
         return f'<p class="ok" id="flagged-none">No annotator flagged ({rule}).</p>'
     items = "".join(f'<li class="flag" data-flagged="{escape(a["worker"])}">FLAGGED: annotator '
-                    f"{escape(a['worker'])}: {escape('; '.join(a['flag_reasons']))}</li>" for i, a in flagged)
+                    f"{escape(a.get('name', a['worker']))}: {escape('; '.join(a['flag_reasons']))}</li>" for i, a in flagged)
     return f"<p>{rule}.</p><ul>{items}</ul>"
 
 

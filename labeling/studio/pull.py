@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 from labeling.gateway.records import gateway_authors
 from labeling.studio import api
-from labeling.studio.config import PullConfig
+from labeling.studio.config import PullConfig, StudioSettings
 from labeling.studio.connection import resolve_connection
 from labeling.studio.ledger import state_dir_for
 from srcrel_core import __version__
@@ -26,7 +26,7 @@ from srcrel_core.errors import StudioError
 from srcrel_core.io import atomic_stream, atomic_write, output_folder
 from srcrel_core.settings import to_dataclass
 
-__all__ = ["PullResult", "pull_export", "run_from_config"]
+__all__ = ["PullResult", "pull_export", "run_from_config", "user_emails"]
 
 
 @dataclass(frozen=True)
@@ -95,3 +95,10 @@ def pull_export(config: PullConfig) -> PullResult:
 def run_from_config(cfg: Any) -> None:
     result = pull_export(to_dataclass(cfg, PullConfig))
     print(f"export saved: {result.export_path} ({result.size} bytes, sha256 {result.sha256[:12]}...)")
+
+
+def user_emails(settings: StudioSettings) -> dict[str, str]:
+    """Label Studio user id -> email, for pages the lead reads (`srcrel monitor`); never written
+    into an export, a dataset or a card."""
+    client = api.connect(resolve_connection(settings))
+    return {str(u.id): u.email for u in api.list_users(client)}

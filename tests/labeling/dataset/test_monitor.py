@@ -106,6 +106,14 @@ def test_monitor_page_of_a_real_campaign_matches_its_json(
     by_answers = sorted((a["annotations"], a["skipped"]) for a in figures["annotators"])
     assert by_answers == [(7, 1), (8, 0), (8, 0)]
     assert sum(a["control_items"] for a in figures["annotators"]) > 0
+    # issue 20 item 18: annotators by email, compared with build's default consensus
+    assert set(PLAN) <= {a["name"] for a in figures["annotators"]} and figures["flag"]["consensus"] == "majority"
+    assert all(a["name"] != a["worker"] for a in figures["annotators"])
+    private = run_monitor(to_dataclass(compose_stage_config("monitor", [
+        f"project.name={name}", f"output={tmp_path / 'private'}", f"state_dir={state}", "bootstrap_n=50",
+        "annotator_names=false", *_studio_args(studio_settings)]), MonitorConfig))
+    assert "@" not in private.html_path.read_text(encoding="utf-8")
+    assert [a["name"] for a in private.figures["annotators"]] == [a["worker"] for a in private.figures["annotators"]]
     assert [p.name for p in sorted((out / "pull").iterdir())] == [  # the latest export only
         Path(figures["export"]["file"]).name, Path(figures["export"]["file"]).name + ".meta.json"]
     # the same export through `srcrel build`: the monitor's figures are report.json's
