@@ -23,7 +23,7 @@ from labeling.studio import api
 from srcrel_core.errors import StudioError
 from srcrel_core.io import atomic_write
 
-__all__ = ["Ledger", "import_missing", "open_ledger", "reconcile", "state_dir_for"]
+__all__ = ["Ledger", "claim_state", "import_missing", "ledger_owner", "open_ledger", "reconcile", "state_dir_for"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,31 @@ def state_dir_for(state_dir: str, project_name: str) -> Path:
     """The local folder of a project's state (ledger, control answers): STATE_DIR/<name as a slug>."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", project_name).strip("-") or "project"
     return Path(state_dir) / slug
+
+
+def ledger_owner(path: Path) -> dict[str, Any] | None:
+    """{"url", "project_id"} a ledger (and the state folder it sits in) belongs to, if any."""
+    if not path.is_file():
+        return None
+    try:
+        header = json.loads(path.read_text(encoding="utf-8").split("\n", 1)[0] or "{}")
+    except (OSError, ValueError):
+        return None
+    return header if isinstance(header, dict) and "url" in header else None
+
+
+def claim_state(state: Path, *, url: str, project_id: int) -> str | None:
+    """Make STATE this project's: a folder left by another server or project (a fresh server, a new
+    project of the same name) has its files removed (ledger, control answers, overlap plans), and
+    the line saying so is returned; nothing of the old project is read as this one's."""
+    owner = ledger_owner(state / "ledger.tsv")
+    if owner is None or owner == {"url": url, "project_id": project_id}:
+        return None
+    for stale in [state / "ledger.tsv", state / "controls.jsonl", *state.glob("overlap-*.todo"),
+                  *state.glob("overlap-*.done")]:
+        stale.unlink(missing_ok=True)
+    return (f"state_dir {state} belonged to project {owner.get('project_id')} on {owner.get('url')}, not project "
+            f"{project_id} on {url}: its ledger, control answers and overlap plans were set aside (removed)")
 
 
 def open_ledger(path: Path, *, url: str, project_id: int) -> Ledger:

@@ -29,7 +29,13 @@ from labeling.studio.connection import resolve_connection
 from labeling.studio.context import add_context
 from labeling.studio.guidelines import guideline_quotes, quoting_line, read_guidelines
 from labeling.studio.interface import TASK_FIELDS, build_label_config
-from labeling.studio.ledger import import_missing, open_ledger, reconcile, state_dir_for
+from labeling.studio.ledger import (
+    claim_state,
+    import_missing,
+    open_ledger,
+    reconcile,
+    state_dir_for,
+)
 from labeling.studio.lock import project_lock
 from srcrel_core.errors import ConfigError, InputError
 from srcrel_core.io import atomic_write, read_label_records
@@ -238,6 +244,9 @@ def push_tasks(config: PushConfig) -> PushResult:
             description=describe(pushed), show_skip_button=config.project.show_skip_button)
         annotator_files = create_annotators(client, list(config.annotators), config.studio, conn.managed, project)
 
+        said = claim_state(state, url=conn.url, project_id=project.id)
+        if said:
+            log.warning(said)
         controls_path = None
         if controls:
             state.mkdir(parents=True, exist_ok=True)

@@ -89,17 +89,38 @@ def _append(path: Path, record: dict[str, Any]) -> None:
         fh.write(json.dumps(record, sort_keys=True) + "\n")
 
 
-def _pushed(config: LoopConfig) -> tuple[bool, set[str]]:
-    """Whether the project exists, and the sentences its tasks hold (the push ledger, reconciled)."""
+def _pushed(config: LoopConfig) -> tuple[dict[str, Any], set[str]]:
+    """{"server", "project_id"} of the project (id None when it does not exist yet), and the
+    sentences its tasks hold (the push ledger, reconciled)."""
     conn = resolve_connection(config.studio)
     client = api.connect(conn)
     project = api.find_project(client, config.project.name)
     if project is None:
-        return False, set()
+        return {"server": conn.url, "project_id": None}, set()
     ledger = open_ledger(state_dir_for(config.state_dir, config.project.name) / "ledger.tsv",
                          url=conn.url, project_id=project.id)
     reconcile(client, ledger)
-    return True, set(ledger.tasks)
+    return {"server": conn.url, "project_id": project.id}, set(ledger.tasks)
+
+
+def _where(config: LoopConfig) -> dict[str, Any]:
+    conn = resolve_connection(config.studio)
+    project = api.find_project(api.connect(conn), config.project.name)
+    return {"server": conn.url, "project_id": None if project is None else project.id}
+
+
+def _check_owner(past: list[dict[str, Any]], where: dict[str, Any], output_dir: str, project: str) -> None:
+    """A round log belongs to one project on one server: a fresh server or a new project of the
+    same name never continues an old log (its rounds would be numbered after the old ones)."""
+    if not past:
+        return
+    last = past[-1]
+    logged = {"server": last.get("server"), "project_id": last.get("project_id")}
+    if where["project_id"] is None or (logged["project_id"] is not None and logged != where):
+        now = "does not exist there" if where["project_id"] is None else f"is project {where['project_id']}"
+        raise InputError(f"output_dir={output_dir} holds the round log of {project!r} (project "
+                         f"{logged['project_id'] or '?'} on {logged['server'] or 'an earlier server'}), but {project!r} "
+                         f"on {where['server']} {now}: give this project its own output_dir=")
 
 
 def _evaluate(config: LoopConfig, folder: Path, exists: bool, round_index: int) -> dict[str, Any]:
@@ -183,7 +204,9 @@ def loop_next(config: LoopConfig) -> dict[str, Any]:
     out = Path(config.output_dir)
     log = out / "rounds.jsonl"
     past = read_rounds(log, config.project.name)
-    exists, pushed = _pushed(config)
+    where, pushed = _pushed(config)
+    exists = where["project_id"] is not None
+    _check_owner(past, where, config.output_dir, config.project.name)
     round_index = 1 + max([r["round"] for r in past], default=-1)
     folder = out / f"round-{round_index:03d}"
     plan = folder / "plan.json"
@@ -193,6 +216,7 @@ def loop_next(config: LoopConfig) -> dict[str, Any]:
             raise InputError(f"{plan} is a round of project {record.get('project')!r}, not "
                              f"{config.project.name!r}: give each project its own output_dir=")
         record["imported"] = _push(config, folder, round_index)
+        record.update(_where(config))
         _append(log, record)
         return record
     evaluated = _evaluate(config, folder / "export", exists, round_index)
@@ -214,7 +238,7 @@ def loop_next(config: LoopConfig) -> dict[str, Any]:
                            features=_features(config, estimator, pool) if needs_features else None,
                            uncertainty=s.uncertainty, cold_start=s.cold_start, pool_factor=s.pool_factor)
     items = _items(config, choices, rows, scored, candidates, version, round_index)
-    record = {"round": round_index, "project": config.project.name, "time": datetime.now(UTC).isoformat(),
+    record = {"round": round_index, "project": config.project.name, **where, "time": datetime.now(UTC).isoformat(),
               "seed": s.seed, **evaluated["record"], "pushed": len(items),
               "by_strategy": dict(sorted(Counter(c.strategy for c in choices).items())),
               "audit": sum(c.audit for c in choices),
@@ -230,6 +254,7 @@ def loop_next(config: LoopConfig) -> dict[str, Any]:
     atomic_write(folder / "tasks.json", orjson.dumps(items, option=orjson.OPT_INDENT_2))
     atomic_write(plan, json.dumps(record, sort_keys=True))  # last: a plan always has its tasks
     record["imported"] = _push(config, folder, round_index) if items else 0
+    record.update(_where(config))  # the project push made (or found): what the next round checks
     _append(log, record)
     return record
 

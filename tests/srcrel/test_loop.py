@@ -181,3 +181,26 @@ def test_preannotation_origin_round_and_audit_reach_the_dataset(
     effect = report["anchoring_effect"]
     assert effect["ci_low"] <= effect["difference"] <= effect["ci_high"] and effect["difference"] > 0
     assert "Anchoring effect" in (built.output_dir / "README.md").read_text()
+
+
+def test_a_round_log_never_continues_on_a_new_project_of_the_same_name(
+        studio_settings: StudioSettings, pool: Path, tmp_path: Path) -> None:
+    """Issue 20 item 21: against a fresh project of the same name, the old log went on (rounds 3, 4)."""
+    from srcrel_core.errors import InputError
+
+    name = "loop-reborn"
+    first = loop_next(_loop(studio_settings, pool, tmp_path, name))
+    assert first["round"] == 0 and first["project_id"] and first["server"]
+    state = tmp_path / "state" / name
+    (state / "controls.jsonl").write_text('{"sentence_id": "x", "label": "opinion"}\n')  # the old project's
+    client = api.connect(resolve_connection(studio_settings))
+    client.projects.delete(id=first["project_id"])  # the project is gone (or the server is a fresh one)
+    with pytest.raises(InputError, match=rf"output_dir={tmp_path / name} holds the round log of '{name}'"):
+        loop_next(_loop(studio_settings, pool, tmp_path, name))
+    assert len(read_rounds(tmp_path / name / "rounds.jsonl", name)) == 1  # nothing appended
+    # a new loop folder starts at round 0 on the new project; the state folder is claimed afresh
+    import dataclasses
+
+    again = loop_next(dataclasses.replace(_loop(studio_settings, pool, tmp_path, name), output_dir=str(tmp_path / "fresh")))
+    assert again["round"] == 0 and again["project_id"] != first["project_id"]
+    assert not (state / "controls.jsonl").exists()  # the old project's control answers are not this one's
