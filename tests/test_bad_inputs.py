@@ -150,6 +150,9 @@ CASES = {
     "train: truncated Arrow files": Case("train", lambda t: [f"dataset={_truncated_dataset(t)}",
                                                              f"output_dir={t / 'out'}"],
                                          ("cannot be read", "rebuild it with `srcrel build`")),
+    "train: an experiment whose data_root is not there (outside a checkout)": Case("train", lambda t: [
+        "experiment=checkthat_en", f"output_dir={t / 'out'}"],
+        ("data_root=../shared/data does not exist", "SRCREL_DATA", "checkthat2025/")),
     "train: classifier is not a choice": Case("train", lambda t: [f"dataset={t}", f"output_dir={t / 'out'}",
                                                                   "model.classifier=forest"],
                                               ("'forest', expected one of",)),

@@ -166,6 +166,9 @@ class TrainConfig:
     # after selection on validation, refit the final model on train + validation
     refit_on_validation: bool = False
     seed: int = 0
+    # where the shipped experiments (configs/experiment/) find their data: dataset=${data_root}/...
+    # (default: $SRCREL_DATA, else ../shared/data beside a checkout)
+    data_root: str = "${oc.env:SRCREL_DATA,../shared/data}"
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     eval: EvalOptions = field(default_factory=EvalOptions)

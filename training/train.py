@@ -27,7 +27,7 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
 from srcrel_core import __version__
-from srcrel_core.errors import ConfigError, TrainingError
+from srcrel_core.errors import ConfigError, InputError, TrainingError
 from srcrel_core.io import staged_output
 from srcrel_core.settings import plain_choices, to_dataclass
 from training.card import render_model_card
@@ -89,6 +89,15 @@ def _libraries() -> dict[str, str]:
     return found
 
 
+def _check_data_root(config: TrainConfig) -> None:
+    """An experiment's dataset under data_root that is not there: the setting to fix is data_root."""
+    root = config.data_root.rstrip("/")
+    if root and config.dataset.startswith(root + "/") and not Path(root).is_dir():
+        raise InputError(f"data_root={root} does not exist (dataset={config.dataset} lies under it): pass "
+                         "data_root=DIR, or set SRCREL_DATA, to the folder that holds "
+                         f"{config.dataset[len(root) + 1:].split('/')[0]}/")
+
+
 def _provenance(data: LoadedData, config: TrainConfig) -> dict[str, Any]:
     keep = ("dataset_fingerprint", "export_sha256", "guidelines_version", "source_sha256", "warnings")
     return {**{k: data.provenance.get(k) for k in keep}, "label_names": list(data.label_names),
@@ -119,6 +128,7 @@ def _fit(estimator: Any, frame: pd.DataFrame, config: TrainConfig) -> Any:
 def run_train(config: TrainConfig, *, config_tree: dict[str, Any] | None = None) -> TrainResult:
     check_confidence(config.eval.confidence, "eval.confidence")
     started = time.perf_counter()
+    _check_data_root(config)
     data = load_data(config.dataset, labels=config.label_set)
     train = _check_trainable(data, config.dataset)
     labels = data.label_names
