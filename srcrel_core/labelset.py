@@ -5,7 +5,7 @@ labeling interface is generated from it, the dataset schema takes its names as t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -24,6 +24,8 @@ class Label:
     description: str = ""
     hotkey: str = ""
     color: str = ""
+    # the description in other languages, for the labeling screen (interface.language)
+    translations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ def load_label_set(name_or_path: str | Path) -> LabelSet:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         items = raw["labels"]
         labels = tuple(Label(name=str(item["name"]), description=str(item.get("description", "")),
-                             hotkey=str(item.get("hotkey", "")), color=str(item.get("color", "")))
+                             hotkey=str(item.get("hotkey", "")), color=str(item.get("color", "")),
+                             translations={str(k): str(v) for k, v in (item.get("translations") or {}).items()})
                        for item in items)
     except (yaml.YAMLError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not a label set ({exc}); expected `name:` and `labels: "

@@ -142,6 +142,9 @@ class InterfaceSettings:
     context: ContextMode = ContextMode.window
     context_before: int = 2
     context_after: int = 1
+    # the screen's captions, label legend and keys: auto, in each article's language (French and
+    # English; others in English), or en / fr for every task
+    language: str = "auto"
 
 
 @dataclass

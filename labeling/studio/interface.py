@@ -10,6 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from labeling.studio.context import CONTEXT_FIELDS
+from labeling.studio.screen_text import SPAN_HOTKEY, UNSURE_HOTKEY, ui_field
 from srcrel_core.errors import ConfigError
 from srcrel_core.labelset import LabelSet
 
@@ -31,7 +32,6 @@ _SCREEN_CSS = (".lsf-sidepanels__wrapper, .lsf-sidepanels .lsf-tabs-panel { disp
                ".lsf-sidepanels { padding: 0 !important; grid-template-columns: 1fr !important; } "
                ".lsf-sidepanels__content { width: 100% !important; max-width: 100% !important; "
                "flex: 1 1 100% !important; margin: 0 !important; }")
-SPAN_HOTKEY, UNSURE_HOTKEY = "4", "5"
 SPAN_LABEL = "sourced"  # the span tool (who is the source) appears once this label is chosen
 _EARLIER_STYLE = "color: #333; font-size: 90%; padding: 4px 8px; background: #fff8e1"
 _SENTENCE_STYLE = "font-size: 120%; padding: 8px; border-left: 4px solid #1565c0; background: #f5f8ff"
@@ -65,8 +65,7 @@ def build_label_config(label_set: LabelSet) -> str:
     view = ET.Element("View")
     ET.SubElement(view, "Style").text = _SCREEN_CSS
     _add_text(view, "title", "$title", style="font-weight: bold; padding: 2px 8px")
-    ET.SubElement(view, "Header", value="Before, in the same article (¶ marks the start of a paragraph)", size="6",
-                  style=_CAPTION)
+    ET.SubElement(view, "Header", value="$ui_before", size="6", style=_CAPTION)
     _add_text(view, "before", "$context_before", style=_CONTEXT_STYLE)
     _add_text(view, "mark", "$paragraph_mark", style=_MARK_STYLE)
     _add_text(view, "sentence", "$sentence", style=_SENTENCE_STYLE, granularity="word")
@@ -74,22 +73,17 @@ def build_label_config(label_set: LabelSet) -> str:
     if sourced:
         span = ET.SubElement(view, "View", visibleWhen="choice-selected", whenTagName="label",
                              whenChoiceValue=sourced)
-        ET.SubElement(span, "Header", value=f"Optional: press {SPAN_HOTKEY}, then select the words that name "
-                                            "the source", size="6", style=_CAPTION)
+        ET.SubElement(span, "Header", value="$ui_span", size="6", style=_CAPTION)
         ET.SubElement(span, "Labels", name="source_span", toName="sentence", showInline="true").append(
             ET.Element("Label", value="Source mention", background="#6a1b9a", hotkey=SPAN_HOTKEY))
-    ET.SubElement(view, "Header", value="After, in the same article", size="6", style=_CAPTION)
+    ET.SubElement(view, "Header", value="$ui_after", size="6", style=_CAPTION)
     _add_text(view, "after", "$context_after", style=_CONTEXT_STYLE)
-    ET.SubElement(view, "Header", value="Label of the highlighted sentence", size="5")
+    ET.SubElement(view, "Header", value="$ui_heading", size="5")
     _add_choices(view, label_set)
     legend = ET.SubElement(view, "View", style=_LEGEND_STYLE)
-    for label in label_set.labels:
-        key = f"[{label.hotkey}] " if label.hotkey else ""
-        ET.SubElement(legend, "Header", value=f"{key}{label.name}: {label.description}", size="6", style=_SMALL)
-    keys = [f"{label.hotkey} {label.name}" for label in label_set.labels if label.hotkey]
-    keys += [f"{SPAN_HOTKEY} source mention (after choosing {sourced})"] if sourced else []
-    ET.SubElement(legend, "Header", size="6", style=_CAPTION,
-                  value=f"Keys: {' · '.join([*keys, f'{UNSURE_HOTKEY} unsure', 'Ctrl+Enter submit'])}")
+    for label in label_set.labels:  # each line in the task's language (screen_text.py fills $ui_*)
+        ET.SubElement(legend, "Header", value=f"${ui_field(label.name)}", size="6", style=_SMALL)
+    ET.SubElement(legend, "Header", size="6", style=_CAPTION, value="$ui_keys")
     unsure = ET.SubElement(view, "Choices", name="unsure", toName="sentence", choice="multiple",
                            showInline="true")
     ET.SubElement(unsure, "Choice", value="unsure", hint="I am not confident in this label", hotkey=UNSURE_HOTKEY)

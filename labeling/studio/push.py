@@ -37,6 +37,7 @@ from labeling.studio.ledger import (
     state_dir_for,
 )
 from labeling.studio.lock import project_lock
+from labeling.studio.screen_text import check_language, screen_fields
 from srcrel_core.errors import ConfigError, InputError
 from srcrel_core.io import atomic_write, read_label_records
 from srcrel_core.labelset import LabelSet, load_label_set
@@ -208,6 +209,7 @@ def push_tasks(config: PushConfig) -> PushResult:
         raise ConfigError(f"project.overlap_share={share}: give the share of sentences labelled by "
                           "project.maximum_annotations annotators, in (0, 1], e.g. project.overlap_share=0.2")
     check_annotators(list(config.annotators))
+    check_language(config.interface.language)
     rows, raw = read_tasks(Path(config.input))
     predictions = read_predictions(Path(config.input) / "tasks.json", raw)
     meta = read_meta(Path(config.input) / "tasks.json", raw)
@@ -262,7 +264,7 @@ def push_tasks(config: PushConfig) -> PushResult:
                                                 "srcrel_batch": batch, "srcrel_overlap": overlap[r["sentence_id"]]},
                                        **({"predictions": predictions[r["sentence_id"]]}
                                           if r["sentence_id"] in predictions else {})}
-                    for r in add_context(rows, config.interface)}
+                    for r in screen_fields(add_context(rows, config.interface), label_set, config.interface.language)}
         missing = [sid for sid in payloads if sid not in ledger.tasks]
         # a task is imported with the project's maximum_annotations as its overlap; srcrel keeps that
         # at 1 (Label Studio's label stream otherwise serves tasks others started first: breadth

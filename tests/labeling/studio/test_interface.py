@@ -6,6 +6,7 @@ from labeling.studio import api
 from labeling.studio.config import StudioSettings
 from labeling.studio.connection import resolve_connection
 from labeling.studio.interface import build_label_config, check_label_config
+from labeling.studio.screen_text import screen_fields
 from srcrel_core.errors import ConfigError, StudioError
 from srcrel_core.labelset import load_label_set
 
@@ -20,10 +21,13 @@ def test_config_has_context_required_choice_span_unsure_and_comment() -> None:
     assert (span_view.get("visibleWhen"), span_view.get("whenTagName"), span_view.get("whenChoiceValue")) == (
         "choice-selected", "label", "sourced")
     assert [lab.get("hotkey") for lab in span_view.iter("Label")] == ["4"]
-    headers = " ".join(h.get("value", "") for h in root.iter("Header"))
-    assert "Keys: 1 sourced · 2 opinion · 3 unverifiable · 4 source mention" in headers
-    assert "5 unsure · Ctrl+Enter submit" in headers
-    assert "[1] sourced: The claim is attributed" in headers  # descriptions on screen, not tooltips only
+    headers = [h.get("value", "") for h in root.iter("Header")]  # the words come with each task
+    assert headers == ["$ui_before", "$ui_span", "$ui_after", "$ui_heading", "$ui_label_sourced",
+                       "$ui_label_opinion", "$ui_label_unverifiable", "$ui_keys"]
+    [row] = screen_fields([{"sentence": "x", "lang": "en"}], load_label_set("default"), "auto")
+    assert row["ui_keys"] == ("Keys: 1 sourced · 2 opinion · 3 unverifiable · 4 source mention (after choosing "
+                              "sourced) · 5 unsure · Ctrl+Enter submit")
+    assert row["ui_label_sourced"].startswith("[1] sourced: The claim is attributed")  # on screen, not a tooltip
     label = next(el for el in root.iter("Choices") if el.get("name") == "label")
     assert (label.get("required"), label.get("choice")) == ("true", "single-radio")
     assert [(c.get("value"), c.get("hotkey")) for c in label] == [
@@ -98,3 +102,25 @@ def test_adjudication_config_shows_earlier_answers_as_text_and_one_required_choi
     check_label_config(xml, fields=ADJUDICATION_FIELDS)
     with pytest.raises(ConfigError, match="must be one of"):  # the labeling project has no such field
         check_label_config(xml)
+
+
+def test_the_screens_words_follow_the_articles_language() -> None:
+    """Issue 20 item 19: around a French sentence the screen was English only."""
+    rows = [{"sentence": "Rien n'est moins sûr.", "lang": "fr", "context_before": "(start of the article)",
+             "paragraph_mark": "¶ The highlighted sentence opens a new paragraph."},
+            {"sentence": "Nothing is less certain.", "lang": "en", "context_after": "(end of the article)"},
+            {"sentence": "Nichts ist weniger sicher.", "lang": "de"}]
+    fr, en, de = screen_fields(rows, load_label_set("default"), "auto")
+    assert fr["ui_heading"] == "Étiquette de la phrase surlignée" and fr["context_before"] == "(début de l'article)"
+    assert fr["paragraph_mark"] == "¶ La phrase surlignée ouvre un nouveau paragraphe."
+    assert fr["ui_label_opinion"].startswith("[2] opinion : La phrase exprime le jugement")
+    assert fr["ui_keys"].startswith("Touches : 1 sourced") and "5 incertain · Ctrl+Entrée valider" in fr["ui_keys"]
+    assert en["ui_heading"] == "Label of the highlighted sentence" and en["context_after"] == "(end of the article)"
+    assert de["ui_heading"] == en["ui_heading"]  # no German words yet: English
+    forced = screen_fields(rows, load_label_set("default"), "fr")
+    assert {r["ui_heading"] for r in forced} == {"Étiquette de la phrase surlignée"}
+    root = ET.fromstring(build_label_config(load_label_set("default")))
+    wanted = {h.get("value", "")[1:] for h in root.iter("Header")}
+    assert wanted <= set(fr) and wanted <= set(en)  # every $ui_ field the interface names is filled
+    with pytest.raises(ConfigError, match="interface.language=es"):
+        screen_fields(rows, load_label_set("default"), "es")

@@ -51,7 +51,10 @@ def test_the_screen_shows_context_marks_descriptions_and_keys(studio_settings: S
     by_id = {t["data"]["sentence_id"]: t for t in tasks}
     picks = {label: next(t for sid, t in by_id.items() if reference.get(sid) == label and t["data"]["index"] > 1)
              for label in ("sourced", "opinion", "unverifiable")}
-    picks["paragraph"] = next(t for t in tasks if "opens a new paragraph" in t["data"]["paragraph_mark"])
+    picks["paragraph"] = next(t for t in tasks if "nouveau paragraphe" in t["data"]["paragraph_mark"]
+                              or "opens a new paragraph" in t["data"]["paragraph_mark"])
+    picks["french"] = next(t for t in tasks if t["data"]["lang"] == "fr" and t["data"]["index"] > 1)
+    picks["english"] = next(t for t in tasks if t["data"]["lang"] == "en" and t["data"]["index"] > 1)
     # the paragraph boundary is real: the sentence before it is in another paragraph of the same article
     boundary = picks["paragraph"]["data"]
     before = [t["data"] for t in tasks if t["data"]["article_id"] == boundary["article_id"]
@@ -69,26 +72,33 @@ def test_the_screen_shows_context_marks_descriptions_and_keys(studio_settings: S
         log_in(page, base, admin["username"], admin["password"])
         for name, task in picks.items():
             page.goto(f"{base}/projects/{pushed.project_id}/data?task={task['id']}")
-            page.get_by_text("Label of the highlighted sentence").first.wait_for(timeout=60_000)
+            words = task["data"]  # the screen's words, in the article's language (interface.language=auto)
+            page.get_by_text(words["ui_heading"]).first.wait_for(timeout=60_000)
             text = page.locator(".lsf-main-view__annotation").inner_text()
-            assert "Before, in the same article" in text and "After, in the same article" in text
+            assert words["ui_before"] in text and words["ui_after"] in text
             assert task["data"]["sentence"][:40] in text
-            assert "Keys: 1 sourced · 2 opinion · 3 unverifiable · 4 source mention" in text
-            assert "[2] opinion: The sentence expresses the writer's own judgement" in text
-            span_tool = page.get_by_text("Optional: press 4")
+            assert words["ui_keys"] in text and words["ui_label_opinion"][:40] in text
+            if words["lang"] == "fr":
+                assert "Touches : 1 sourced · 2 opinion · 3 unverifiable · 4 mention de la source" in text
+                assert "[2] opinion : La phrase exprime le jugement" in text
+            else:
+                assert "Keys: 1 sourced · 2 opinion · 3 unverifiable · 4 source mention" in text
+                assert "[2] opinion: The sentence expresses the writer's own judgement" in text
+            span_tool = page.get_by_text(words["ui_span"][:20])
             assert not span_tool.first.is_visible()  # not before "sourced" is chosen
-            choice = "sourced" if name in ("sourced", "paragraph") else name
+            choice = name if name in ("opinion", "unverifiable") else "sourced"
             page.locator(f"label.lsf-choice__checkbox:has(input[name='{choice}'])").click()
             if choice == "sourced":
                 span_tool.first.wait_for(state="visible")
             else:
                 assert not span_tool.first.is_visible()
             if name == "paragraph":
-                assert "¶ The highlighted sentence opens a new paragraph." in text
+                assert task["data"]["paragraph_mark"] in text and task["data"]["paragraph_mark"] in (
+                    "¶ The highlighted sentence opens a new paragraph.", "¶ La phrase surlignée ouvre un nouveau paragraphe.")
             assert page.locator(".lsf-tabs-panel").evaluate_all(
                 "els => els.every(e => getComputedStyle(e).display === 'none')")  # no empty side panel
             page.mouse.move(5, 880)
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
         browser.close()
     assert {p.name for p in ARTIFACTS.glob("*.png")} == {"opinion.png", "paragraph.png", "sourced.png",
-                                                         "unverifiable.png"}
+                                                         "unverifiable.png", "french.png", "english.png"}
