@@ -66,7 +66,7 @@ _ACTION_STAGES = {"studio": "action", "adjudicate": "action", "loop": "action", 
 # the modules whose `register()` puts their schemas in Hydra's ConfigStore
 _SCHEMA_MODULES = ("labeling.ingest.config", "labeling.studio.config", "labeling.dataset.config",
                    "training.config", "srcrel.loop.config", "srcrel.backend.config",
-                   "srcrel.demo")
+                   "srcrel.demo_config")
 
 
 def register_configs() -> None:

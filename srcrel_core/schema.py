@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 from datasets import ClassLabel, Features, List, Value
 
+from srcrel_core.splits import SPLITS
+
 __all__ = ["LOOP_COLUMNS", "MODEL_COLUMNS", "SPLITS", "TEXT_COLUMNS", "dataset_features"]
 
-SPLITS = ("train", "validation", "test")
 TEXT_COLUMNS = ("sentence_id", "article_id", "text", "prev_text", "next_text", "lang", "title",
                 "url", "outlet", "published", "guidelines_version")
 # what a model sees of a row (training/data.py); the other text columns are provenance

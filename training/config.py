@@ -8,7 +8,7 @@ from enum import StrEnum
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from srcrel_core.schema import SPLITS
+from srcrel_core.splits import SPLITS
 
 __all__ = [
     "CLASSIFIERS",

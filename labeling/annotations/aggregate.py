@@ -9,31 +9,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from labeling.annotations.choices import Method, TiePolicy
 from labeling.annotations.table import count_labels
 
 __all__ = ["Aggregation", "Method", "TiePolicy", "aggregate", "majority_vote", "soft_labels"]
 
-
-
-class Method(StrEnum):
-    majority = "majority"
-    dawid_skene = "dawid_skene"
-    mace = "mace"
-    glad = "glad"
-
-
-class TiePolicy(StrEnum):
-    """unresolved: left out (-> adjudication queue); random: a seeded draw; label_order: first listed."""
-
-    unresolved = "unresolved"
-    random = "random"
-    label_order = "label_order"
 
 
 METHODS: tuple[str, ...] = tuple(Method)

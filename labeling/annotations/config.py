@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from labeling.annotations.aggregate import Method, TiePolicy
+from labeling.annotations.choices import Method, TiePolicy
 
 __all__ = ["AggregationConfig", "AgreementConfig", "LabelIssuesConfig"]
 

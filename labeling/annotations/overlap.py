@@ -10,22 +10,15 @@ answers of each (the rest are dropped with reason `over_overlap`, so the counts 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from pathlib import Path
 
 import orjson
 import pandas as pd
 
+from labeling.annotations.choices import OverlapAnswers
 from labeling.annotations.export import ParsedExport, Reconciliation
 
 __all__ = ["OverlapAnswers", "OverlapReport", "apply_overlap", "configured_overlap"]
-
-
-class OverlapAnswers(StrEnum):
-    """all: every answer counts (more information, uneven coverage); first: the first k by time."""
-
-    all = "all"
-    first = "first"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from labeling.studio.config import InterfaceSettings, ProjectSettings, StudioSettings
-from srcrel.loop.strategy import ColdStart, Strategy, Uncertainty
+from srcrel.loop.choices import ColdStart, Strategy, Uncertainty
 from srcrel_core.progress import ProgressMode
 from training.config import FeaturesConfig, ModelConfig
 

@@ -15,39 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
 from scipy.stats import entropy
 from sklearn.cluster import KMeans
 
+from srcrel.loop.choices import ColdStart, Strategy, Uncertainty
+
 __all__ = ["Choice", "ColdStart", "Strategy", "Uncertainty", "select_batch", "uncertainty_scores"]
-
-
-class Strategy(StrEnum):
-    """random: uniform; uncertainty: the least certain first; diversity: one per k-means cluster
-    of the features (nearest the centre); uncertainty_diversity: the most uncertain of each
-    cluster among the `pool_factor` x batch most uncertain."""
-
-    random = "random"
-    uncertainty = "uncertainty"
-    diversity = "diversity"
-    uncertainty_diversity = "uncertainty_diversity"
-
-
-class Uncertainty(StrEnum):
-    """margin: 1 - (top probability - second); entropy: Shannon entropy of the probabilities."""
-
-    margin = "margin"
-    entropy = "entropy"
-
-
-class ColdStart(StrEnum):
-    """How the first round (no labels, no model) is drawn: uniform, or one per k-means cluster."""
-
-    random = "random"
-    cluster = "cluster"
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,8 @@ def _dotted(node: object, prefix: str = "") -> set[str]:
     keys: set[str] = set()
     for key in node:  # type: ignore[attr-defined]
         child = node._get_node(key)  # type: ignore[attr-defined]
-        keys |= _dotted(child, f"{prefix}{key}.") if OmegaConf.is_dict(child) else {f"{prefix}{key}"}
+        nested = OmegaConf.is_dict(child) and OmegaConf.get_type(child) not in (dict, None)  # a dataclass
+        keys |= _dotted(child, f"{prefix}{key}.") if nested else {f"{prefix}{key}"}
     return keys
 
 
@@ -143,3 +144,12 @@ def test_a_bug_inside_a_stage_is_an_internal_error_not_a_settings_error(tmp_path
     assert exited.value.code == 2
     assert "Traceback" in err and "srcrel report: internal error: RuntimeError: boom" in err
     assert "settings" not in err.splitlines()[-1].split("(")[0]
+
+
+def test_help_and_the_config_schemas_import_nothing_heavy() -> None:
+    """Issue 20 item 13: every stage loaded pandas, scikit-learn and datasets before its help."""
+    code = ("import sys; from srcrel.cli import register_configs; register_configs(); "
+            "print(sorted(m for m in ('pandas', 'sklearn', 'datasets', 'torch', 'label_studio_sdk', 'scipy') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "[]"
