@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
-from labeling.annotations.aggregate import Method
+from labeling.annotations.choices import Method, OverlapAnswers
 from labeling.annotations.config import AggregationConfig, AgreementConfig, LabelIssuesConfig
-from labeling.annotations.overlap import OverlapAnswers
 from labeling.studio.config import ProjectSettings, StudioSettings
 from srcrel_core.settings import register_schemas
 
