@@ -17,7 +17,7 @@ would take hours on a CPU); it picks its epoch on validation too, as if each epo
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from srcrel_core.errors import ConfigError, TrainingError
 from srcrel_core.io import atomic_write
+from srcrel_core.progress import phase
 from srcrel_core.settings import compose, to_dataclass
 from training import config as training_config
 from training.config import Protocol, RuleConfig, SelectConfig, TrainConfig
@@ -127,6 +128,14 @@ def _choose(table: pd.DataFrame, score: str) -> pd.DataFrame:
     return table
 
 
+def _candidates(candidates: Sequence[TrainConfig], what: str) -> Iterator[tuple[int, TrainConfig]]:
+    """The candidates in order; which one is running shows on a terminal, and once a minute in a log."""
+    with phase(f"candidate 1 of {len(candidates)} ({what})") as step:
+        for i, config in enumerate(candidates):
+            step(f"candidate {i + 1} of {len(candidates)}: {config.model.name} ({what})")
+            yield i, config
+
+
 def select_by_cv(pool: pd.DataFrame, candidates: Sequence[TrainConfig], *, labels: Sequence[str],
                  folds: int = 5, seed: int = 0) -> pd.DataFrame:
     """One row per candidate (in the given order): cv_mean (= score), cv_std and `chosen` (one True).
@@ -139,7 +148,7 @@ def select_by_cv(pool: pd.DataFrame, candidates: Sequence[TrainConfig], *, label
         raise ConfigError(f"candidate {finetune[0]} is model=finetune, which protocol=cv would fine-tune "
                           f"{folds} times; use protocol: validation in the rule (configs/rule/checkthat_finetune.yaml)")
     rows = []
-    for i, config in enumerate(candidates):
+    for i, config in _candidates(candidates, f"{folds}-fold CV"):
         estimator = build_model(config.model, config.features, seed=config.seed)
         cv = run_grouped_cv(estimator, pool, labels=labels, n_folds=folds, seed=seed)
         if cv is None:
@@ -157,7 +166,7 @@ def select_on_validation(train: pd.DataFrame, validation: pd.DataFrame, candidat
     if train.empty or validation.empty:
         raise TrainingError("protocol=validation needs a train and a validation split; use protocol=cv")
     rows = []
-    for i, config in enumerate(candidates):
+    for i, config in _candidates(candidates, "fit on train, score on validation"):
         estimator = build_model(config.model, config.features, seed=config.seed)
         if config.model.classifier == "finetune":
             from training.finetune import fit_and_score_finetune

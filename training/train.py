@@ -29,6 +29,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from srcrel_core import __version__
 from srcrel_core.errors import ConfigError, InputError, TrainingError
 from srcrel_core.io import staged_output
+from srcrel_core.progress import phase
 from srcrel_core.settings import plain_choices, to_dataclass
 from training.card import render_model_card
 from training.config import TrainConfig
@@ -144,12 +145,14 @@ def run_train(config: TrainConfig, *, config_tree: dict[str, Any] | None = None)
                           "validation; drop refit_on_validation=true")
 
     fit_started = time.perf_counter()
-    if finetune:
-        from training.finetune import fit_finetune
+    with phase(f"fitting {config.model.name} on {len(train)} sentences") as step:
+        if finetune:
+            from training.finetune import fit_finetune
 
-        model = fit_finetune(estimator, train, validation)
-    else:
-        model = _fit(estimator, train, config)
+            model = fit_finetune(estimator, train, validation)
+        else:
+            model = _fit(estimator, train, config)
+        step("scoring")
     fit_seconds = time.perf_counter() - fit_started
     validation_scores = None
     if not validation.empty:
@@ -175,10 +178,12 @@ def run_train(config: TrainConfig, *, config_tree: dict[str, Any] | None = None)
 
         cv, curve, seeds = None, [], seed_scores(model, test, labels)
     else:
-        cv = run_grouped_cv(estimator, train, labels=labels, n_folds=ev.cv_folds, seed=config.seed)
-        curve = run_learning_curve(estimator, train, test, labels=labels, fractions=ev.learning_curve,
-                                   n_boot=ev.n_boot, seed=config.seed, confidence=ev.confidence
-                                   ) if ev.learning_curve else []
+        with phase(f"grouped {ev.cv_folds}-fold cross-validation") as step:
+            cv = run_grouped_cv(estimator, train, labels=labels, n_folds=ev.cv_folds, seed=config.seed)
+            step(f"learning curve ({len(ev.learning_curve)} points)")
+            curve = run_learning_curve(estimator, train, test, labels=labels, fractions=ev.learning_curve,
+                                       n_boot=ev.n_boot, seed=config.seed, confidence=ev.confidence
+                                       ) if ev.learning_curve else []
 
     out = Path(config.output_dir)
     provenance = _provenance(data, config)

@@ -42,6 +42,7 @@ from labeling.studio.database import (
 )
 from labeling.studio.webserver import WSGI_APP, server_command, wsgi_env
 from srcrel_core.errors import ConfigError, StudioError
+from srcrel_core.progress import phase
 
 __all__ = [
     "gateway_pid",
@@ -187,13 +188,14 @@ def _spawn(args: list[str], *, env: dict[str, str], log: Path, cwd: str) -> subp
 def _wait_healthy(proc: subprocess.Popen[bytes], url: str, *, what: str, timeout: float, log: Path,
                   pid_file: Path, tail: str) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pid_file.unlink(missing_ok=True)
-            raise StudioError(f"{what} exited during start-up (code {proc.returncode}); see {log}: {tail}")
-        if health(url):
-            return
-        time.sleep(0.5)
+    with phase(f"starting {what} (a first start runs its database migrations: ~30-60 s)"):
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pid_file.unlink(missing_ok=True)
+                raise StudioError(f"{what} exited during start-up (code {proc.returncode}); see {log}: {tail}")
+            if health(url):
+                return
+            time.sleep(0.5)
     _terminate(proc.pid)
     pid_file.unlink(missing_ok=True)
     raise StudioError(f"{what} did not answer {url} within {timeout:.0f} s (raise studio.start_timeout); "
