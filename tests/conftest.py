@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
+import venv
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -77,3 +81,40 @@ def ingest_dir(tmp_path: Path) -> Callable[..., Path]:
         return write_ingest_dir(tmp_path / f"ingest-{n}", n, **kwargs)  # type: ignore[arg-type]
 
     return make
+
+
+def run_clean(args: list[str], *, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bin/ of a fresh venv holding srcrel from its wheel, not editable. Its dependencies are the
+    test env's own, seen through a .pth line (that directory's editable-install hook is not run:
+    Python processes .pth files of site directories only); `pip check` then proves that what the
+    wheel declares is there. Installing them again from the index cost 2 1/2 minutes of the suite."""
+    root = tmp_path_factory.mktemp("install")
+    wheels = root / "wheels"
+    # a clean copy: a developer's stale build/ or egg-info must not end up in the wheel
+    source = root / "source"
+    shutil.copytree(REPO_ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".venv-studio", "build", "dist", "*.egg-info", "__pycache__", ".srcrel", "demo-output",
+        "test-artifacts", ".pytest_cache", ".hypothesis", ".ruff_cache"))
+    built = run_clean([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                  "-w", str(wheels), str(source)], cwd=root)
+    assert built.returncode == 0, built.stderr
+    wheel = next(wheels.glob("srcrel-*.whl"))
+    venv.create(root / "venv", with_pip=True)
+    bin_dir = root / "venv" / "bin"
+    import sysconfig
+
+    ours = Path(sysconfig.get_paths()["purelib"])
+    theirs = Path(run_clean([str(bin_dir / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                            cwd=root).stdout.strip())
+    (theirs / "srcrel-test-dependencies.pth").write_text(f"{ours}\n", encoding="utf-8")
+    done = run_clean([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    checked = run_clean([str(bin_dir / "python"), "-m", "pip", "check"], cwd=root)
+    assert "srcrel" not in checked.stdout, checked.stdout  # every dependency the wheel declares is met
+    return bin_dir

@@ -3,44 +3,14 @@ env, and run srcrel from a folder outside the checkout, with the configs it ship
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import venv
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import EXAMPLES, REPO_ROOT
+from tests.conftest import run_clean as _run
 
 pytestmark = pytest.mark.slow
-
-
-def _run(args: list[str], *, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """bin/ of a fresh venv holding srcrel from its wheel (dependencies from the package index)."""
-    root = tmp_path_factory.mktemp("install")
-    wheels = root / "wheels"
-    # a clean copy: a developer's stale build/ or egg-info must not end up in the wheel
-    source = root / "source"
-    shutil.copytree(REPO_ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", ".venv", ".venv-studio", "build", "dist", "*.egg-info", "__pycache__", ".srcrel", "demo-output",
-        "test-artifacts", ".pytest_cache", ".hypothesis", ".ruff_cache"))
-    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                  "-w", str(wheels), str(source)], cwd=root)
-    assert built.returncode == 0, built.stderr
-    wheel = next(wheels.glob("srcrel-*.whl"))
-    venv.create(root / "venv", with_pip=True)
-    bin_dir = root / "venv" / "bin"
-    done = _run([str(bin_dir / "python"), "-m", "pip", "install", "-q", str(wheel)], cwd=root)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return bin_dir
 
 
 def test_installed_srcrel_ingests_from_a_folder_outside_the_checkout(installed: Path, tmp_path: Path) -> None:
