@@ -58,6 +58,7 @@ bench: install studio-install postgres-install
 	$(BIN)/python benchmarks/annotator_load.py
 	$(BIN)/python benchmarks/backend_predict.py
 	$(BIN)/python benchmarks/active_learning.py
+	$(BIN)/python benchmarks/gateway_abuse.py
 
 lint: install
 	$(BIN)/python -m ruff check srcrel srcrel_core labeling training tests benchmarks
