@@ -197,8 +197,8 @@ CASES = {
         f"input={_ingested(t)}", "project.name=x", GUIDELINES, "annotators=[a@example.org,not-an-email]"],
         ("annotators[1]=not-an-email", "not an email address", "annotators=[a@example.org,b@example.org]")),
     "push: an annotator listed twice": Case("push", lambda t: [
-        f"input={_ingested(t)}", "project.name=x", GUIDELINES, "annotators=[a@example.org,A@example.org]"],
-        ("annotators[1]=A@example.org", "the same account as annotators[0]")),
+        f"input={_ingested(t)}", "project.name=x", GUIDELINES, "annotators=[a@example.org,sim@team.local,A@example.org]"],
+        ("annotators[2]=A@example.org", "the same account as annotators[0]")),
     "push: a negative lock wait": Case(
         "push", lambda t: [f"input={t}", "project.name=x", "lock_wait=-1"], ("lock_wait=-1",)),
     "push: an overlap share outside (0, 1]": Case(

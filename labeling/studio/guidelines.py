@@ -40,24 +40,23 @@ def read_guidelines(path: Path) -> tuple[str, str]:
     return version, _render_markdown(raw.decode("utf-8")) + f"<p><small>guidelines version {version}</small></p>"
 
 
-# Label Studio's stylesheet hides list markers and table borders: they come back as inline
-# styles (rules refer to each other by number), the only ones the sanitiser lets through
-_STYLES = {
-    "ol": "list-style-type: decimal; padding-left: 2em; margin: 0.4em 0",
-    "ul": "list-style-type: disc; padding-left: 2em; margin: 0.4em 0",
-    "li": "display: list-item; margin: 0.15em 0",
-    "table": "border-collapse: collapse; margin: 0.5em 0",
-    "th": "border: 1px solid #999; padding: 2px 6px; text-align: left",
-    "td": "border: 1px solid #999; padding: 2px 6px",
-}
+# Label Studio's stylesheet hides list markers and table borders, and its own sanitiser (bleach,
+# on save) drops every style attribute: the looks come back in one <style> block for the
+# guidelines' own class, and tables carry border/cellpadding, attributes it keeps. What is sent is
+# what Label Studio stores, so a push with unchanged guidelines changes nothing.
+_CSS = (".srcrel-guidelines ol { list-style-type: decimal; padding-left: 2em; margin: 0.4em 0 }"
+        " .srcrel-guidelines ul { list-style-type: disc; padding-left: 2em; margin: 0.4em 0 }"
+        " .srcrel-guidelines li { display: list-item; margin: 0.15em 0 }"
+        " .srcrel-guidelines table { border-collapse: collapse; margin: 0.5em 0 }"
+        " .srcrel-guidelines th, .srcrel-guidelines td { border: 1px solid #999; padding: 2px 6px; text-align: left }")
 _TAGS = {"p", "h3", "h4", "h5", "h6", "ol", "ul", "li", "table", "thead", "tbody", "tr", "th", "td",
          "strong", "em", "code", "br", "hr", "blockquote", "small", "a"}
 
 
 def _render_markdown(text: str) -> str:
     """CommonMark with tables (markdown-it-py), raw HTML in the file shown as text, headings two
-    levels down (the project page has its own), then sanitised by nh3 (ammonia): only the tags
-    above, the list and table styles, and http(s) links."""
+    levels down (the project page has its own), sanitised by nh3 (ammonia): only the tags above,
+    http(s) links and the tables' border; then srcrel's own stylesheet around it."""
     import nh3
     from markdown_it import MarkdownIt
 
@@ -66,13 +65,13 @@ def _render_markdown(text: str) -> str:
     for token in tokens:
         if token.type in ("heading_open", "heading_close"):
             token.tag = f"h{min(int(token.tag[1]) + 2, 6)}"
-        if token.nesting == 1 and token.tag in _STYLES:
-            token.attrSet("style", _STYLES[token.tag])
+        if token.type == "table_open":
+            token.attrSet("border", "1")
+            token.attrSet("cellpadding", "4")
     rendered = md.renderer.render(tokens, md.options, {})
-    return nh3.clean(rendered, tags=_TAGS, attributes={"*": {"style"}, "a": {"href"}},
-                     filter_style_properties={"list-style-type", "padding-left", "margin", "display",
-                                              "border-collapse", "border", "padding", "text-align"},
-                     url_schemes={"http", "https"}).strip()
+    clean = nh3.clean(rendered, tags=_TAGS, attributes={"a": {"href"}, "table": {"border", "cellpadding"}},
+                      url_schemes={"http", "https"}).strip()
+    return f'<style>{_CSS}</style><div class="srcrel-guidelines">{clean}</div>'
 
 
 _QUOTE = re.compile(r'"([^"\n]{8,})"|“([^”\n]{8,})”|«\s*([^»\n]{8,}?)\s*»')

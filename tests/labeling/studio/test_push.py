@@ -105,12 +105,18 @@ def test_guidelines_are_escaped_into_the_instructions(studio_settings: StudioSet
     version, html = read_guidelines(guide)
     assert "<script>" not in html and "&lt;script&gt;" in html and len(version) == 12
     assert "<h3>Rules</h3>" in html and "<strong>first</strong></li>" in html and "second</li>" in html
-    assert "list-style-type:decimal" in html  # the numbers show: rules refer to each other by them
+    assert "list-style-type: decimal" in html  # the numbers show: rules refer to each other by them
     _push(studio_settings, ingest_dir(3), "escaped", tmp_path, f"guidelines={guide}")
     project = api.find_project(_client(studio_settings), "escaped")
     assert project is not None
     assert "&lt;script&gt;" in project.settings["expert_instruction"]
     assert "<script>" not in project.settings["expert_instruction"]
+    # stored as sent (Label Studio's own sanitiser changes nothing), so an unchanged push writes nothing
+    assert project.settings["expert_instruction"] == html
+    shipped = read_guidelines(REPO / "docs" / "guidelines.md")[1]
+    _push(studio_settings, ingest_dir(3), "shipped", tmp_path)
+    stored = api.find_project(_client(studio_settings), "shipped")
+    assert stored is not None and stored.settings["expert_instruction"] == shipped
 
 
 def test_import_of_2000_twice_holds_2000(studio_settings: StudioSettings, tmp_path: Path,
