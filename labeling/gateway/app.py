@@ -27,48 +27,33 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
-from limits import parse_many
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from labeling.gateway import blind, records, screen
 from labeling.gateway.bodies import BodyError, clean_body, read_body
 from labeling.gateway.guard import AnswerGuard, GuardUnavailable
+from labeling.gateway.rates import Limits
 from labeling.gateway.rules import Body, Check, Rewrite, Rule, match, path_id, project_of, safe_path
-from labeling.gateway.upstream import Upstream, UpstreamError, forward_headers, raw_cookies, relay
+from labeling.gateway.upstream import (
+    TooBig,
+    Upstream,
+    UpstreamError,
+    forward_headers,
+    raw_cookies,
+    read_whole,
+    relay,
+    repeated_cookie,
+)
 from labeling.studio.connection import GATEWAY_HEALTH_PATH
 
-__all__ = ["Gateway", "Limits"]
+__all__ = ["HEADER_LIMIT", "STATIC_PER_ADDRESS", "Gateway", "Limits"]
 
 _MAX_IDENTITIES = 10_000
+HEADER_LIMIT = 16 * 1024  # bytes of request headers, all together (uvicorn bounds only an unfinished block)
+STATIC_PER_ADDRESS = 8  # static files relayed at once to one address (a browser fetches at most 6)
 _ANSWER, _DRAFT = 1, 2  # the guard's kinds of key
 log = logging.getLogger("srcrel.gateway")
-
-
-class Limits:
-    """Requests per account (once known), log-in attempts per address and account, and made-up
-    credentials per address."""
-
-    def __init__(self, account: str, address: str, login: str) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._rates = {"account": parse_many(account), "address": parse_many(address),
-                       "login": parse_many(login)}
-
-    async def allow(self, kind: str, key: str) -> bool:
-        """Count one request; False once past any of the kind's rates."""
-        for item in self._rates[kind]:
-            if not await self._limiter.hit(item, kind, key):
-                return False
-        return True
-
-    async def test(self, kind: str, key: str) -> bool:
-        """Whether one more would pass, without counting it."""
-        for item in self._rates[kind]:
-            if not await self._limiter.test(item, kind, key):
-                return False
-        return True
 
 
 class Gateway:
@@ -78,6 +63,7 @@ class Gateway:
         self.handouts = records.HandOuts(data_dir)
         self.journal = records.journal_path(data_dir)
         self._access: tuple[float, dict[str, list[str]]] = (-1.0, {})
+        self._static: dict[str, int] = {}  # address -> static files being relayed to it
 
     def members(self, email: str) -> set[int]:
         path = records.access_path(self.data_dir)
@@ -127,6 +113,8 @@ class Gateway:
             log.warning("no answer lock for %s %s: %s", request.method, request.url.path, exc)
             return JSONResponse({"detail": "srcrel's gateway could not take this task's lock (nothing was saved); "
                                  "try again in a minute"}, status_code=503, headers={"Retry-After": "5"})
+        except TooBig:
+            return JSONResponse({"detail": "Label Studio's answer is too large for the gateway"}, status_code=502)
         except (httpx.TransportError, UpstreamError) as exc:
             log.warning("Label Studio did not answer %s %s: %s", request.method, request.url.path,
                         type(exc).__name__)
@@ -139,6 +127,10 @@ class Gateway:
         path, query = request.url.path, dict(request.query_params)
         if path == GATEWAY_HEALTH_PATH:
             return JSONResponse({"status": "UP"})
+        if sum(len(k) + len(v) for k, v in request.scope["headers"]) > HEADER_LIMIT:
+            return JSONResponse({"detail": "request headers too large"}, status_code=431, headers={"Connection": "close"})
+        if repeated_cookie(request):
+            return JSONResponse({"detail": "a cookie sent twice: refused by srcrel's gateway"}, status_code=400)
         raw_path = request.scope.get("raw_path", b"").decode("latin-1")
         if not (safe_path(raw_path) and safe_path(path)) or len(request.query_params.multi_items()) != len(query):
             return self.refuse(request, None)  # a query key twice: which one upstream reads is not ours
@@ -152,16 +144,18 @@ class Gateway:
                 if path.startswith("/api/"):
                     return JSONResponse({"detail": "log in first"}, status_code=401)
                 return RedirectResponse(f"/user/login/?next={path}", status_code=302)
-            if not await self.limits.allow("account", str(who["id"])):
+            if not await self.limits.allow("account", str(who["id"])) or (
+                    rule.hands_out and not await self.limits.allow("handout", str(who["id"]))):
                 raise _TooMany()
         raw = await read_body(request, rule.body)
         cleaned = clean_body(request, rule.body, raw)
         if cleaned is None:
             return JSONResponse({"detail": "a body this call does not take: refused by srcrel's gateway"},
                                 status_code=400)
-        if rule.body is Body.form:  # password guessing: per address and account
-            email = dict(parse_qsl(cleaned[0].decode())).get("email", "").lower()
-            if not await self.limits.allow("login", f"{_address(request)} {email}"):
+        if rule.body is Body.form:  # password guessing: per address and account, and failures per address
+            email = dict(parse_qsl(cleaned[0].decode())).get("email", "").strip().lower()  # as Django reads it
+            if not await self.limits.test("address", _address(request)) or \
+                    not await self.limits.allow("login", f"{_address(request)} {email}"):
                 raise _TooMany()
         if who is not None and rule.page and (target := screen.landing(rule, path, self.members(who["email"]))):
             return RedirectResponse(target, status_code=302)
@@ -217,10 +211,14 @@ class Gateway:
                       cleaned: tuple[bytes, str]) -> Response:
         body, media = cleaned
         params = [(k, v) for k, v in request.query_params.multi_items() if k not in rule.drop_params]
+        if not rule.credentials:
+            return await self.static(request, rule, params)
         answer = await self.upstream.send(request.method, request.url.path, params=params, content=body,
                                           headers=forward_headers(request, rule, media), hands_out=rule.hands_out)
+        if rule.body is Body.form and answer.status_code == 200:  # the form again: a failed log-in
+            await self.limits.allow("address", _address(request))
         if rule.rewrite is Rewrite.none and not rule.page:
-            return relay(answer, rewritten=False, public=not rule.credentials)
+            return relay(answer, rewritten=False, public=False, body=await read_whole(answer))
         await answer.aread()
         if rule.page:
             return screen.page(answer)
@@ -236,6 +234,22 @@ class Gateway:
         shown = await self.shown(request, rule, data)
         out = rewrite(rule.rewrite, data, who, self.members(who["email"]), shown)
         return relay(answer, rewritten=True, public=False, body=json.dumps(out).encode())
+
+    async def static(self, request: Request, rule: Rule, params: list[tuple[str, str]]) -> Response:
+        """A file of the app (no credentials), read whole before it is sent, and a few at a time
+        per address: a client that never reads its answers holds no connection to Label Studio."""
+        address = _address(request)
+        if self._static.get(address, 0) >= STATIC_PER_ADDRESS:
+            return JSONResponse({"detail": "too many files at once"}, status_code=503, headers={"Retry-After": "1"})
+        self._static[address] = self._static.get(address, 0) + 1
+        try:
+            answer = await self.upstream.send(request.method, request.url.path, params=params,
+                                              headers=forward_headers(request, rule, ""))
+            return relay(answer, rewritten=False, public=True, body=await read_whole(answer))
+        finally:
+            self._static[address] -= 1
+            if not self._static[address]:
+                del self._static[address]
 
     async def shown(self, request: Request, rule: Rule, data: Any) -> frozenset[str]:
         """The task data keys the project's labeling screen shows."""

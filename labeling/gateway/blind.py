@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["ML_BACKEND_KEYS", "PROJECT_KEYS", "blind_columns", "blind_item", "blind_project", "blind_task",
+__all__ = ["ML_BACKEND_KEYS", "PREDICTIONS_ON", "PROJECT_KEYS", "blind_columns", "blind_item", "blind_project", "blind_task",
            "config_variables", "is_owner", "prefilled"]
 
 # what the screen needs of a project: its interface and guidelines; not the counts over everyone's
@@ -40,6 +40,9 @@ ITEM_KEYS = frozenset({"id", "result", "was_cancelled", "ground_truth", "lead_ti
                        "user", "created_username", "created_ago", "was_postponed", "annotation", "started_at"})
 PREDICTION_KEYS = frozenset({"id", "result", "score", "model_version", "task"})
 _VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+# in the set of keys a project's screen shows: the project shows predictions (Label Studio's
+# show_collab_predictions); no task data key can be this
+PREDICTIONS_ON = "\x00show_collab_predictions"
 
 
 def config_variables(label_config: str) -> frozenset[str]:
@@ -68,14 +71,14 @@ def blind_task(task: dict[str, Any], user_id: int, email: str, shown: Iterable[s
         out["data"] = {k: v for k, v in out["data"].items() if k in keep}
     predictions = out.get("predictions")
     out["predictions"] = [blind_item(p, PREDICTION_KEYS) for p in predictions] \
-        if isinstance(predictions, list) and prefilled(task) else []
+        if isinstance(predictions, list) and prefilled(task, project_shows=PREDICTIONS_ON in shown) else []
     for key in ("annotations", "drafts"):
         if isinstance(out.get(key), list):
             out[key] = [blind_item(a) for a in out[key] if is_owner(a, user_id, email)]
     return out
 
 
-def prefilled(task: dict[str, Any]) -> bool:
+def prefilled(task: dict[str, Any], *, project_shows: bool) -> bool:
     """Whether an annotator may see a task's predictions. A task of `srcrel loop` says so in its
     meta (`loop_prefilled`: never the audit sample, never the anchoring check's control group;
     older projects kept it in data); on any other task, the project's pre-annotation setting
@@ -84,7 +87,7 @@ def prefilled(task: dict[str, Any]) -> bool:
         record = task.get(where)
         if isinstance(record, dict) and "loop_prefilled" in record:
             return record["loop_prefilled"] is True
-    return True
+    return project_shows
 
 
 def blind_columns(columns: Any, shown: Iterable[str]) -> Any:

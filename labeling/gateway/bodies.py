@@ -129,7 +129,9 @@ def clean_body(request: Request, kind: Body, raw: bytes) -> tuple[bytes, str] | 
         raise BodyError(415, "a JSON body as application/json")
     try:
         data = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested past Python's stack: refused, never a 500
+        return None
+    if _depth(data) > MAX_DEPTH:
         return None
     if not isinstance(data, dict):
         return None
@@ -141,6 +143,16 @@ def clean_body(request: Request, kind: Body, raw: bytes) -> tuple[bytes, str] | 
     if any(not _TYPES[k](v) for k, v in chosen.items()):
         return None
     return json.dumps(chosen).encode(), "application/json"
+
+
+MAX_DEPTH = 20  # an answer's result is 4 levels deep; nothing the screen sends goes past 10
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_DEPTH:
+        return level
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return max((_depth(v, level + 1) for v in children), default=level)
 
 
 def _tab(data: Mapping[str, Any]) -> tuple[bytes, str] | None:

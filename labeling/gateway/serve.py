@@ -5,7 +5,9 @@ uvicorn bounds a request's headers in size (h11) and the whole server in concurr
 time a client takes to send its headers, nor how many connections one address holds. One slow
 client could then hold every connection. `_BoundedH11` adds both: a connection whose request
 headers have not all arrived within HEADER_DEADLINE seconds is closed, and an address past
-`per_address` open connections is refused at once. Bodies are bounded by the app (bodies.py).
+`per_address` open connections is refused at once; and a request not answered in full within
+REQUEST_DEADLINE (a client that stops reading its answer) is cut, with the copy of the answer it
+held. Bodies are bounded by the app (bodies.py).
 
 Run by `srcrel studio up` as `python -m labeling.gateway.serve`, configured through the
 SRCREL_GATEWAY environment variable (JSON: data_dir, upstreams, host, port, workers, database,
@@ -28,16 +30,18 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from labeling.gateway.app import Gateway, Limits
+from labeling.gateway.app import Gateway
 from labeling.gateway.guard import AnswerGuard, LocalGuard, PostgresGuard
+from labeling.gateway.rates import Limits
 from labeling.gateway.upstream import Upstream
 
-__all__ = ["HEADER_DEADLINE", "create_app", "main", "settings_from_env"]
+__all__ = ["HEADER_DEADLINE", "REQUEST_DEADLINE", "create_app", "main", "settings_from_env"]
 
 HEADER_DEADLINE = 10.0
+REQUEST_DEADLINE = 150.0  # Label Studio's own answer may take up to 120 s (the upstream timeout)
 DEFAULTS: dict[str, Any] = {"host": "127.0.0.1", "workers": 1, "database": "sqlite", "per_address": 64,
                             "connections": 1024, "account_rate": "50/second;3000/minute",
-                            "address_rate": "60/minute", "login_rate": "10/minute"}
+                            "address_rate": "60/minute", "login_rate": "10/minute", "handout_rate": "10/second"}
 
 
 class _BoundedH11(H11Protocol):
@@ -45,6 +49,7 @@ class _BoundedH11(H11Protocol):
 
     per_address: int = DEFAULTS["per_address"]  # set from the settings in each worker process (0: no cap)
     _header_timer: asyncio.TimerHandle | None = None
+    _request_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -56,9 +61,16 @@ class _BoundedH11(H11Protocol):
         self._arm()
 
     def _arm(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
+        for timer in (self._header_timer, self._request_timer):
+            if timer is not None:
+                timer.cancel()
         self._header_timer = self.loop.call_later(HEADER_DEADLINE, self._headers_too_slow)
+        self._request_timer = self.loop.call_later(REQUEST_DEADLINE, self._request_too_slow)
+
+    def _request_too_slow(self) -> None:
+        under_way = self.cycle is not None and not self.cycle.response_complete
+        if under_way and not self.transport.is_closing():
+            self.transport.close()
 
     def _headers_too_slow(self) -> None:
         waiting = self.cycle is None or self.cycle.response_complete  # no request under way
@@ -71,8 +83,9 @@ class _BoundedH11(H11Protocol):
             self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
+        for timer in (self._header_timer, self._request_timer):
+            if timer is not None:
+                timer.cancel()
         super().connection_lost(exc)
 
 
@@ -101,7 +114,7 @@ def create_app(settings: dict[str, Any] | None = None) -> Starlette:
     creds = json.loads((data_dir / "credentials.json").read_text(encoding="utf-8"))
     upstream = Upstream(list(settings["upstreams"]), creds["token"], serial_hand_out=settings["database"] == "sqlite")
     guard: AnswerGuard = PostgresGuard(_postgres_conninfo()) if settings["database"] == "postgresql" else LocalGuard()
-    limits = Limits(settings["account_rate"], settings["address_rate"], settings["login_rate"])
+    limits = Limits(settings["account_rate"], settings["address_rate"], settings["login_rate"], settings["handout_rate"])
     gateway = Gateway(upstream, data_dir, guard, limits)
 
     @contextlib.asynccontextmanager

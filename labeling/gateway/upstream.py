@@ -9,17 +9,17 @@ import contextlib
 import http.cookiejar
 import itertools
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from labeling.gateway import blind
 from labeling.gateway.rules import Rule
 
-__all__ = ["Upstream", "UpstreamError", "forward_headers", "raw_cookies", "relay"]
+__all__ = ["TooBig", "Upstream", "UpstreamError", "forward_headers", "raw_cookies", "read_whole", "relay",
+           "repeated_cookie"]
 
 # request headers passed on (cookies and Authorization are the credentials; Host, Origin, Referer
 # and X-CSRFToken are what Django's CSRF check reads); everything else, X-Api-Key (which would
@@ -110,8 +110,17 @@ class Upstream:
             return cached[1]
         record = await self.admin_json(f"/api/projects/{project}/")
         keys = blind.config_variables(str(record.get("label_config", ""))) if isinstance(record, dict) else frozenset()
+        if isinstance(record, dict) and record.get("show_collab_predictions") is True:
+            keys |= {blind.PREDICTIONS_ON}
         self._shown[project] = (time.monotonic() + SHOWN_TTL, keys)
         return keys
+
+
+def repeated_cookie(request: Request) -> bool:
+    """A credential cookie named twice: Django reads the last, a cache keyed on the raw text would
+    see a new session each time (an identity look-up per request, past every rate)."""
+    names = [part.split("=", 1)[0].strip() for part in request.headers.get("cookie", "").split(";")]
+    return any(names.count(name) > 1 for name in _COOKIES)
 
 
 def raw_cookies(request: Request, names: set[str]) -> str:
@@ -137,30 +146,40 @@ def forward_headers(request: Request, rule: Rule, media: str) -> list[tuple[str,
     return [*headers, ("x-forwarded-for", client), ("x-forwarded-proto", request.url.scheme)]
 
 
-async def _chunks(upstream: httpx.Response) -> AsyncIterator[bytes]:
+RELAY_LIMIT = 32 * 1024 * 1024  # the largest body relayed (Label Studio's biggest static file is a few MB)
+
+
+class TooBig(Exception):
+    """Label Studio's answer is larger than the gateway relays."""
+
+
+async def read_whole(upstream: httpx.Response) -> bytes:
+    """The answer's body as it came (still encoded), read at once so that Label Studio's connection
+    goes back to the pool before the client reads a byte: a client that never reads holds only
+    its own copy, for at most serve.REQUEST_DEADLINE, never a connection every annotator needs."""
+    parts, size = [], 0
     try:
         async for chunk in upstream.aiter_raw():
-            yield chunk
+            size += len(chunk)
+            if size > RELAY_LIMIT:
+                raise TooBig(f"more than {RELAY_LIMIT} bytes")
+            parts.append(chunk)
     finally:
         await upstream.aclose()
+    return b"".join(parts)
 
 
 def relay(upstream: httpx.Response, *, rewritten: bool, public: bool, body: bytes | None = None,
           media: str = "application/json") -> Response:
-    """The response to the annotator: Label Studio's status and allowed headers, with its body
-    streamed as it comes, or `body` (rewritten). A static file, fetched without credentials, may
-    not set (and so replace) the session cookie."""
-    skip = (_REWRITTEN_DROP if rewritten else frozenset()) | ({"set-cookie"} if public else frozenset()) \
-        | ({"content-type"} if body is not None else frozenset())
-    response: Response
-    if body is None:
-        response = StreamingResponse(_chunks(upstream), status_code=upstream.status_code)
-    else:
-        response = Response(body, status_code=upstream.status_code)
+    """The response to the annotator: Label Studio's status and allowed headers with `body`, as it
+    came (read_whole) or rewritten (then with `media` as its type). A static file, fetched without
+    credentials, may not set (and so replace) the session cookie."""
+    skip = (_REWRITTEN_DROP | {"content-type"} if rewritten else frozenset()) | ({"set-cookie"} if public else frozenset())
+    response = Response(body or b"", status_code=upstream.status_code)
     own = [(k, v) for k, v in response.raw_headers if k.decode().lower() == "content-length"]
     response.raw_headers = own + [(k.encode("latin-1"), v.encode("latin-1"))
                                   for k, v in upstream.headers.multi_items()
                                   if k.lower() in _RESPONSE_HEADERS and k.lower() not in skip]
-    if body is not None:
+    if rewritten:
         response.raw_headers.append((b"content-type", media.encode("latin-1")))
     return response

@@ -96,6 +96,9 @@ class StudioSettings:
     # gateway could not identify per address (each costs Label Studio a look-up)
     gateway_login_rate: str = "10/minute"
     gateway_address_rate: str = "60/minute"
+    # the label stream's hand-outs ("next task") one account may ask for: each costs Label Studio a
+    # locked query (on SQLite one at a time for everyone); a person takes one every few seconds
+    gateway_handout_rate: str = "10/second"
     # open connections one client address may hold (0: no cap; raise it behind a proxy that
     # makes every annotator come from one address)
     gateway_per_address: int = 64

@@ -21,6 +21,7 @@ import psutil
 import requests
 from limits import parse_many
 
+import labeling
 from labeling.studio.config import Database, StudioSettings
 from labeling.studio.connection import (
     GATEWAY_HEALTH_PATH,
@@ -236,7 +237,7 @@ def _check_settings(settings: StudioSettings) -> None:
                           "studio.database=postgresql (on SQLite one gateway process hands out tasks one at a time)")
     if settings.gateway_per_address < 0:
         raise ConfigError(f"studio.gateway_per_address={settings.gateway_per_address}: give 0 (no cap) or more")
-    for name in ("gateway_account_rate", "gateway_login_rate", "gateway_address_rate"):
+    for name in ("gateway_account_rate", "gateway_login_rate", "gateway_address_rate", "gateway_handout_rate"):
         try:
             parse_many(getattr(settings, name))
         except ValueError:
@@ -301,11 +302,14 @@ def start_gateway(settings: StudioSettings) -> str:
                "upstreams": [f"http://127.0.0.1:{port}" for port in [settings.port, *settings.instance_ports]],
                "workers": settings.gateway_workers, "database": str(database),
                "account_rate": settings.gateway_account_rate, "login_rate": settings.gateway_login_rate,
-               "address_rate": settings.gateway_address_rate, "per_address": settings.gateway_per_address}
+               "address_rate": settings.gateway_address_rate, "per_address": settings.gateway_per_address,
+               "handout_rate": settings.gateway_handout_rate}
     # the guard's PostgreSQL credentials go by environment (0600 /proc), never on the command line
     pg = {k: v for k, v in database_env(in_use(settings)).items() if k.startswith("POSTGRE_")}
+    # the gateway runs the code this process runs (a checkout, a worktree or an install)
+    code = str(Path(labeling.__file__).resolve().parent.parent)
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(data_dir / "home"),
-           "SRCREL_GATEWAY": json.dumps(gateway), **pg}
+           "PYTHONPATH": code, "SRCREL_GATEWAY": json.dumps(gateway), **pg}
     log = data_dir / "gateway.log"
     proc = _spawn([sys.executable, "-m", "labeling.gateway.serve"], env=env, log=log, cwd=str(data_dir))
     _gateway_pid_path(settings).write_text(json.dumps({"pid": proc.pid, "port": settings.public_port,

@@ -296,3 +296,110 @@ def test_unknown_credentials_are_limited_per_address(stage: Stage) -> None:
     statuses = [made_up(n) for n in range(70)]
     assert statuses[0] == 401 and statuses[-1] == 429
     assert requests.get(f"{stage.base}/api/version", headers=_auth(stage, B), timeout=60).status_code == 200
+
+
+# the second review: what a fresh attacker found in the finished gateway ------------------------
+
+def _from(stage: Stage, address: str, raw: bytes, *, rcvbuf: int = 0) -> socket.socket:
+    """A raw request sent from another loopback address (so that only it is limited or capped)."""
+    host, port = stage.base.removeprefix("http://").split(":")
+    sock = socket.socket()
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.bind((address, 0))
+    sock.settimeout(30)
+    sock.connect((host, int(port)))
+    sock.sendall(raw)
+    return sock
+
+
+def test_r1_clients_that_never_read_a_static_file_hold_no_connection_anyone_needs(stage: Stage) -> None:
+    """64 connections (the per-address cap) fetch a 3 MB file and never read it: every pooled
+    connection to Label Studio was pinned, and every other annotator waited past 40 s."""
+    stalled = [_from(stage, "127.0.0.3", b"GET /static/samples/opossum_snow.mp4 HTTP/1.1\r\nHost: x\r\n\r\n",
+                     rcvbuf=1024) for _ in range(64)]
+    try:
+        time.sleep(2)
+        started = time.monotonic()
+        answer = requests.get(f"{stage.base}/api/projects/{stage.project}", headers=_auth(stage, B), timeout=30)
+        assert answer.status_code == 200 and time.monotonic() - started < 10
+        login_page = requests.get(f"{stage.base}/user/login/", timeout=30)
+        assert login_page.status_code == 200
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
+def test_r2_a_session_cookie_sent_twice_is_refused(stage: Stage, studio_settings: StudioSettings) -> None:
+    """`sessionid=junkN; sessionid=<A's>` is A to Django, and a new key to a cache on the raw text:
+    one identity look-up in Label Studio per request, past every rate."""
+    session = login(studio_settings, A)
+    real = session.cookies.get("sessionid")
+    answer = requests.get(f"{stage.base}/api/current-user/whoami", timeout=30,
+                          headers={"Cookie": f"sessionid=junk1; sessionid={real}"})
+    assert answer.status_code == 400
+    assert requests.get(f"{stage.base}/api/current-user/whoami", timeout=30,
+                        headers={"Cookie": f"sessionid={real}"}).status_code == 200
+
+
+def test_r3_whitespace_around_the_email_does_not_reset_the_login_limit(stage: Stage) -> None:
+    """Django strips the email; a limit keyed on it unstripped let every spacing guess again."""
+    import http.client
+
+    host, port = stage.base.removeprefix("http://").split(":")
+
+    def guess(n: int) -> int:
+        conn = http.client.HTTPConnection(host, int(port), timeout=30, source_address=("127.0.0.4", 0))
+        body = f"email={quote(' ' * n + B + ' ' * (n % 2))}&password=guess{n}"
+        conn.request("POST", "/user/login/", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        status = conn.getresponse().status
+        conn.close()
+        return status
+
+    statuses = [guess(n) for n in range(14)]
+    assert 429 in statuses[10:] and 429 not in statuses[:5]
+
+
+def test_r4_predictions_stay_hidden_where_the_project_does_not_show_them(
+        stage: Stage, studio_settings: StudioSettings, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """show_collab_predictions=false, a prediction on a task: the back arrow's task showed it."""
+    pushed = push(studio_settings, write_ingest_dir(tmp_path_factory.mktemp("preds") / "in", 3, prefix="prd"),
+                  "attacks-predictions", [A])
+    stage.admin.projects.update(pushed.project_id, show_collab_predictions=False)
+    handed = requests.post(f"{stage.base}/api/dm/actions?id=next_task&project={pushed.project_id}", json={},
+                           headers=_auth(stage, A), timeout=60)
+    task = handed.json()["id"]
+    made = requests.post(f"{stage.direct}/api/predictions/", headers=stage.admin_headers, timeout=60,
+                         json={"task": task, "result": choice("sourced"), "score": 0.9, "model_version": "leak"})
+    assert made.status_code == 201, made.text
+    seen = requests.get(f"{stage.base}/api/tasks/{task}?interaction=labelstream&project={pushed.project_id}",
+                        headers=_auth(stage, A), timeout=60)
+    assert seen.status_code == 200 and seen.json()["predictions"] == []
+
+
+def test_r5_request_headers_are_bounded_in_all(stage: Stage) -> None:
+    big = requests.get(f"{stage.base}/api/version", headers={**_auth(stage, A), "X-Pad": "x" * 20_000}, timeout=30)
+    assert big.status_code == 431
+    assert requests.get(f"{stage.base}/api/version", headers=_auth(stage, A), timeout=30).status_code == 200
+
+
+def test_r6_json_nested_past_the_stack_is_a_400_not_a_crash(stage: Stage) -> None:
+    for body in ('{"result":' + "[" * 100_000 + "]" * 100_000 + "}", '{"result":' + '{"a":' * 5_000 + "1" + "}" * 5_001):
+        answer = requests.post(f"{stage.base}/api/tasks/1/annotations?project={stage.project}", data=body,
+                               headers={**_auth(stage, A), "Content-Type": "application/json"}, timeout=60)
+        assert answer.status_code == 400, answer.status_code
+
+
+def test_r7_one_account_cannot_hog_the_label_stream(stage: Stage) -> None:
+    """Within its request rate, one account asking for its next task 20 times a second slowed
+    every other annotator's next task (on SQLite the hand-outs go one at a time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(_: int) -> int:
+        return requests.post(f"{stage.base}/api/dm/actions?id=next_task&project={stage.project}", json={},
+                             headers=_auth(stage, C), timeout=60).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(ask, range(40)))
+    assert 429 in statuses and 200 in statuses
+    time.sleep(1.5)  # the window passes: the other tests hand out again
