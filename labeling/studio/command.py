@@ -6,7 +6,6 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from labeling.studio import api
 from labeling.studio.config import StudioAction, StudioConfig, StudioSettings
 from labeling.studio.connection import (
     credentials_path,
@@ -15,6 +14,7 @@ from labeling.studio.connection import (
     resolve_connection,
 )
 from labeling.studio.database import describe_database, in_use
+from labeling.studio.records import MLBackend
 from labeling.studio.server import gateway_pid, health, running_pid, start_server, stop_server
 from srcrel_core.errors import ConfigError
 from srcrel_core.settings import to_dataclass
@@ -32,7 +32,7 @@ class ServerStatus:
     gateway: str = ""  # the annotators' address when srcrel's gateway runs for this server
     database: str = ""  # what the managed server stores its data in (empty for an external server)
     instances: tuple[str, ...] = ()  # extra Label Studio processes answering behind the gateway
-    ml_backends: tuple[api.MLBackend, ...] = ()  # every project's: Label Studio sends them tasks and answers
+    ml_backends: tuple[MLBackend, ...] = ()  # every project's: Label Studio sends them tasks and answers
 
 
 def read_status(settings: StudioSettings) -> ServerStatus:
@@ -45,6 +45,8 @@ def read_status(settings: StudioSettings) -> ServerStatus:
     conn = resolve_connection(settings)
     if not health(conn.url):
         return ServerStatus(state="down", url=conn.url, database=database)
+    from labeling.studio import api  # the SDK (a second to import) only for a server that is up
+
     version, projects, backends = api.describe_server(conn)
     gateway = gateway_url(settings) if conn.managed and gateway_pid(settings) else ""
     instances = tuple(f"http://127.0.0.1:{port}" for port in settings.instance_ports
