@@ -118,3 +118,16 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     checked = run_clean([str(bin_dir / "python"), "-m", "pip", "check"], cwd=root)
     assert "srcrel" not in checked.stdout, checked.stdout  # every dependency the wheel declares is met
     return bin_dir
+
+
+# `make test` runs the suite on two workers (pytest-xdist, whole modules each): the slowest
+# modules go first, so that the last one to finish does not run alone for minutes. Only modules on
+# the root Label Studio (or none): moving the ones that run on each database would interleave
+# their SQLite and PostgreSQL servers, which are started once per run.
+_SLOW_FIRST = ("tests/srcrel/test_demo.py", "tests/training/test_checkthat.py", "tests/test_newcomer.py",
+               "tests/srcrel/test_loop.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(_SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order

@@ -80,6 +80,7 @@ class PostgresGuard:
         self._pool: Any = AsyncConnectionPool(conninfo, min_size=1, max_size=size, open=False, timeout=WAIT,
                                               check=AsyncConnectionPool.check_connection)
         self._opened = False
+        self._opening = asyncio.Lock()  # two first submits at once must not both open the pool
 
     @staticmethod
     def _int4(key: tuple[int, ...]) -> int:
@@ -93,9 +94,10 @@ class PostgresGuard:
         import psycopg_pool
 
         try:
-            if not self._opened:
-                await self._pool.open(wait=True, timeout=WAIT)
-                self._opened = True
+            async with self._opening:
+                if not self._opened:
+                    await self._pool.open(wait=True, timeout=WAIT)
+                    self._opened = True
             conn = await self._pool.getconn()
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             raise GuardUnavailable(f"the advisory lock's database: {type(exc).__name__}") from exc

@@ -54,7 +54,7 @@ def test_build_writes_dataset_card_report_and_provenance(simulated_export: Path,
     assert report["aggregation"]["unresolved"] + result.rows == 300
     provenance = orjson.loads((out / "provenance.json").read_bytes())
     assert set(provenance) == {"dataset_fingerprint", "export_sha256", "guidelines_version",
-                               "label_names", "srcrel_version"}
+                               "label_names", "srcrel_version", "warnings"}
     assert provenance["dataset_fingerprint"] == result.fingerprint
 
     card = (out / "README.md").read_text()

@@ -49,7 +49,8 @@ def pair() -> Iterator[StudioSettings]:
     start_server(settings)
     yield settings
     stop_server(settings)
-    shutil.rmtree(base, ignore_errors=True)
+    if not os.environ.get("SRCREL_KEEP_PAIR"):
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _campaign(settings: StudioSettings, tmp_path: Path, name: str, n: int) -> tuple[int, list[int], requests.Session]:
