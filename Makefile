@@ -49,9 +49,9 @@ DEMO_FINETUNE ?=
 demo: install studio-install $(if $(DEMO_FINETUNE),finetune-install)
 	$(BIN)/python -m srcrel.demo output_dir=$(DEMO_DIR) $(if $(DEMO_FINETUNE),finetune=true)
 
-# two workers (pytest-xdist), a module each at a time: most tests wait on Label Studio, not the CPU
+# two workers (pytest-xdist; groups in tests/conftest.py): most tests wait on Label Studio, not the CPU
 test: install finetune-install studio-install browser-install postgres-install
-	$(BIN)/python -m pytest -n 2 --dist loadscope
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder
 
 bench: install studio-install postgres-install
 	$(BIN)/python benchmarks/ingest_benchmark.py

@@ -120,14 +120,24 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bin_dir
 
 
-# `make test` runs the suite on two workers (pytest-xdist, whole modules each): the slowest
-# modules go first, so that the last one to finish does not run alone for minutes. Only modules on
-# the root Label Studio (or none): moving the ones that run on each database would interleave
-# their SQLite and PostgreSQL servers, which are started once per run.
-_SLOW_FIRST = ("tests/srcrel/test_demo.py", "tests/training/test_checkthat.py", "tests/test_newcomer.py",
-               "tests/srcrel/test_loop.py")
+# `make test` runs the suite on two workers (pytest-xdist, `--dist loadgroup`). A group runs on one
+# worker, in order: every test on srcrel's SQLite server is one group, every test on its
+# PostgreSQL server another (each server starts once, as in a serial run, instead of once per
+# module), and every other module is a group of its own. The longest groups go first, so that the
+# last one to finish does not run alone for minutes.
+_LONG_FIRST = ("studio-postgresql", "studio-sqlite", "tests/srcrel/test_demo.py", "tests/training/test_checkthat.py",
+               "tests/test_newcomer.py", "tests/srcrel/test_loop.py")
 
 
+def _group(item: pytest.Item) -> str:
+    callspec = getattr(item, "callspec", None)
+    database = callspec.params.get("studio_on_each_database") if callspec is not None else None
+    return f"studio-{getattr(database, 'value', database)}" if database is not None else item.nodeid.split("::")[0]
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    rank = {path: i for i, path in enumerate(_SLOW_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order
+    rank = {name: i for i, name in enumerate(_LONG_FIRST)}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: each group keeps pytest's order
