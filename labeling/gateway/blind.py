@@ -96,7 +96,7 @@ def blind_columns(columns: Any, shown: Iterable[str]) -> Any:
     A data column is dropped from the `data` group's children too, or the grid fails to resolve it."""
     if not isinstance(columns, dict) or not isinstance(columns.get("columns"), list):
         return {"columns": []}
-    keep = set(shown)
+    keep = {key for key in shown if not key.startswith("ui_")}  # the screen's own words are no column
     kept = []
     for col in columns["columns"]:
         if not isinstance(col, dict):

@@ -61,7 +61,7 @@ def test_an_annotator_sees_only_labeling_and_the_administrator_sees_no_annotator
         for text in NOT_THEIRS:
             assert not _visible(page, text), text
         for internal in ("srcrel_overlap", "guidelines_version", "srcrel_batch", "Annotated by", "Annotations",
-                         "Total annotations", "sentence_id"):
+                         "Total annotations", "sentence_id", "ui_keys", "ui_heading"):
             assert internal not in shown, internal
         page.goto(f"{base}/")
         page.wait_for_url(f"**/projects/{first.project_id}/data?labeling=1*", timeout=30_000)
