@@ -21,7 +21,7 @@ from typing import Any
 from srcrel_core.errors import ConfigError, SrcrelError
 from srcrel_core.settings import CONFIG_MODULE, compose
 
-__all__ = ["STAGES", "check_overrides", "compose_stage_config", "main", "register_configs"]
+__all__ = ["STAGES", "check_overrides", "compose_stage_config", "main", "register_configs", "stage_schema"]
 
 
 @dataclass(frozen=True)
@@ -126,32 +126,31 @@ def _one_line_config_error(stage: str, exc: BaseException) -> str:
     return f"{text} (see `srcrel {stage} --help` for the settings and their types)"
 
 
-def _stage_help(name: str) -> str:
-    """The stage's own help (srcrel/help.py): composes nothing, so it never fails on a setting."""
+def stage_schema(stage: str) -> type:
+    """The config dataclass a stage's YAML names first (its `*_schema`), from Hydra's ConfigStore."""
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
+    register_configs()
+    node = ConfigStore.instance().load(f"{STAGES[stage].config_name}_schema.yaml").node
+    return OmegaConf.get_type(node)  # type: ignore[return-value]
+
+
+def _stage_help(name: str) -> str:
+    """The stage's own help (srcrel/help.py): composes nothing, so it never fails on a setting."""
     from srcrel.help import stage_help
     from srcrel_core.settings import CONFIG_DIR
 
-    stage = STAGES[name]
-    register_configs()
-    node = ConfigStore.instance().load(f"{stage.config_name}_schema.yaml").node
-    return stage_help(name, stage.config_name, OmegaConf.get_type(node), CONFIG_DIR)  # type: ignore[arg-type]
+    return stage_help(name, STAGES[name].config_name, stage_schema(name), CONFIG_DIR)
 
 
 def _unknown_key(stage: str, key: str) -> str:
     """`output_dir` for `outptu_dir`: the closest of the stage's settings, from its schema."""
     import difflib
 
-    from hydra.core.config_store import ConfigStore
-    from omegaconf import OmegaConf
-
     from srcrel.help import setting_keys
 
-    node = ConfigStore.instance().load(f"{STAGES[stage].config_name}_schema.yaml").node
-    known = setting_keys(OmegaConf.get_type(node))  # type: ignore[arg-type]
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(key, setting_keys(stage_schema(stage)), n=1, cutoff=0.6)
     hint = f"did you mean {close[0]}?" if close else "it is not one of this stage's settings"
     return f"unknown setting {key!r}: {hint} (`srcrel {stage} --help` lists them with their defaults)"
 

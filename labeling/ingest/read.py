@@ -163,12 +163,12 @@ def _decode(data: bytes, source: SourceFile, encoding: str) -> str | None:
     western = _western(data)
     share = _accented_share(western) if western is not None else 1.0
     if western is not None and share <= _SURE:
-        source.encoding = "cp1252" if re.search(rb"[\x80-\x9f]", data) else "latin-1"
+        source.encoding = _western_name(data)
         return western
     best = charset_normalizer.from_bytes(data).best()
     other = codecs.lookup(best.encoding).name if best is not None and not _looks_binary(str(best)) else None
     if western is not None and (share <= _PLAUSIBLE or other is None):
-        source.encoding = "cp1252" if re.search(rb"[\x80-\x9f]", data) else "latin-1"
+        source.encoding = _western_name(data)
         hint = f" (a detector says {other})" if other and other not in ("cp1252", "latin-1") else ""
         source.warn("encoding_unsure", f"not UTF-8 (bad byte at offset {bad}): read as {source.encoding}, unsure: "
                     f"{share:.0%} of its letters are accented{hint}; if they look wrong pass encoding=NAME")
@@ -181,6 +181,11 @@ def _decode(data: bytes, source: SourceFile, encoding: str) -> str | None:
     source.warn("encoding_unsure", f"not UTF-8 (bad byte at offset {bad}) and not Western European: read as "
                 f"{other}, unsure; pass encoding=NAME if the text looks wrong")
     return str(best)
+
+
+def _western_name(data: bytes) -> str:
+    """cp1252 when the file uses one of its own characters (curly quotes, dashes, €), else Latin-1."""
+    return "cp1252" if re.search(rb"[\x80-\x9f]", data) else "latin-1"
 
 
 def _western(data: bytes) -> str | None:

@@ -5,11 +5,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from labeling.studio.config import PullConfig, PushConfig, StudioConfig
-from srcrel.cli import STAGES, compose_stage_config, main
+from srcrel.cli import STAGES, compose_stage_config, main, stage_schema
 from srcrel.help import setting_keys
 from srcrel_core.errors import ConfigError
 from srcrel_core.settings import to_dataclass
@@ -71,8 +70,7 @@ def test_every_stage_config_composes(stage: str) -> None:
     # the composed config holds exactly the schema's settings (a YAML key the schema lacks, or a
     # schema field the YAML's defaults list drops, fails here), and every required one is named
     composed = _dotted(cfg)
-    schema = OmegaConf.get_type(ConfigStore.instance().load(f"{STAGES[stage].config_name}_schema.yaml").node)
-    assert composed == set(setting_keys(schema))  # type: ignore[arg-type]
+    assert composed == set(setting_keys(stage_schema(stage)))
 
 
 def _dotted(node: object, prefix: str = "") -> set[str]:
@@ -92,9 +90,8 @@ def test_every_stage_has_its_own_help(stage: str, capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert out.startswith(f"srcrel {stage}: srcrel {stage}") and "settings (key=value; default" in out
     assert "_schema" not in out and "Powered by Hydra" not in out
-    schema = OmegaConf.get_type(ConfigStore.instance().load(f"{STAGES[stage].config_name}_schema.yaml").node)
     listed = {line.split()[0] for line in out.splitlines() if line.startswith("  ") and line.strip()}
-    assert set(setting_keys(schema)) <= listed  # type: ignore[arg-type]
+    assert set(setting_keys(stage_schema(stage))) <= listed
 
 
 def test_config_dir_is_the_repository_configs() -> None:
