@@ -50,13 +50,21 @@ def _stale(marker: api.Marker, stale_after: float) -> bool:
     fields = _parse(marker.holder)
     pid = fields.get("pid", "")
     here = _parse(_machine())
-    if all(fields.get(k) == v for k, v in here.items()) and pid.isdigit() and not psutil.pid_exists(int(pid)):
+    if all(fields.get(k) == v for k, v in here.items()) and pid.isdigit() and not _running(int(pid)):
         return True  # its push died on this machine
     try:
         since = datetime.fromisoformat(fields.get("since", ""))
     except ValueError:
         return False
     return (datetime.now(UTC) - since).total_seconds() > stale_after
+
+
+def _running(pid: int) -> bool:
+    """A process that exited but was not reaped yet (a zombie) still has a pid: it is not running."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 @contextmanager
@@ -68,8 +76,12 @@ def project_lock(client: Any, name: str, *, wait: float, stale_after: float,
     waited = False
     while True:
         mine = api.create_marker(client, title, _holder())
-        sleep(_SETTLE)
-        markers = api.list_markers(client, title)
+        try:
+            sleep(_SETTLE)
+            markers = api.list_markers(client, title)
+        except BaseException:  # a marker left behind would block every later push for lock_stale seconds
+            api.delete_project(client, mine)
+            raise
         first = markers[0] if markers else None
         if first is None or first.id == mine:
             break

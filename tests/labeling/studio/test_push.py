@@ -327,7 +327,12 @@ def test_two_pushes_at_once_make_one_project_with_each_sentence_once(
                                *_args(studio_settings, src, "racing", tmp_path / f"op{i}", "chunk_size=300")],
                               cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
-    outs = [proc.communicate(timeout=600) for proc in procs]
+    try:
+        outs = [proc.communicate(timeout=300) for proc in procs]
+    except subprocess.TimeoutExpired:  # on a hang, show what both said, not one timeout
+        for proc in procs:
+            proc.kill()
+        pytest.fail(f"a push hung: {[proc.communicate() for proc in procs]}")
     assert [proc.returncode for proc in procs] == [0, 0], outs
     lines = [next(line for line in out.splitlines() if line.startswith("project ")) for out, _ in outs]
     imported = sorted(int(line.split(": ")[1].split(" task")[0]) for line in lines)
@@ -377,3 +382,37 @@ def test_duplicates_are_deleted_in_bulk_keeping_annotated_ones(studio_settings: 
     assert deleted == extra[1:]  # the answered duplicate stays: its answer is somebody's work
     assert requests.count("POST /api/dm/actions/") == 1 and not any(r.startswith("DELETE") for r in requests)
     assert _sentence_counts(studio_settings, result.project_id)["s000000"] == 2
+
+
+def test_a_holder_that_exited_unreaped_is_dead() -> None:
+    """A push that crashed while its parent (a script, a test) has not reaped it yet is a zombie:
+    its pid still exists, but its lock must be taken over, not waited for (CI hung 600 s on it)."""
+    from labeling.studio.lock import _machine, _stale
+
+    exited = subprocess.Popen(["true"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _process_state(exited.pid) != "Z":
+        time.sleep(0.05)
+    assert _process_state(exited.pid) == "Z"  # exited, not reaped
+    marker = api.Marker(1, f"{_machine()} pid={exited.pid} since=2099-01-01T00:00:00+00:00", "")
+    assert _stale(marker, stale_after=21_600)
+    exited.wait()
+
+
+def _process_state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_push_failing_while_it_contends_for_the_lock_leaves_no_marker(
+        studio_settings: StudioSettings, tmp_path: Path, ingest_dir: Callable[..., Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    src = ingest_dir(5)
+
+    def unreachable(*_: Any, **__: Any) -> list[api.Marker]:
+        raise StudioError("Label Studio stopped answering")
+
+    monkeypatch.setattr(api, "list_markers", unreachable)  # a fault between taking a marker and comparing
+    with pytest.raises(StudioError, match="stopped answering"):
+        _push(studio_settings, src, "contended", tmp_path)
+    monkeypatch.undo()
+    assert _markers(studio_settings, "contended") == []  # a marker left here would block every later push
