@@ -29,6 +29,7 @@ from srcrel_core.io import read_label_records
 
 __all__ = [
     "DROP_REASONS",
+    "SOURCE_OUTSIDE",
     "DropReason",
     "ParsedExport",
     "Reconciliation",
@@ -36,6 +37,7 @@ __all__ = [
     "read_controls",
 ]
 
+SOURCE_OUTSIDE = "source_outside"  # the screen's "the source is outside this sentence" tick (from_name)
 DropReason = Literal["cancelled", "ground_truth", "empty_result", "multiple_labels",
                      "unknown_label", "superseded", "over_overlap"]
 # over_overlap: only with `build overlap_answers=first` (labeling/annotations/overlap.py)
@@ -68,7 +70,7 @@ class ParsedExport:
     path: Path
     sha256: str
     n_tasks: int
-    annotations: pd.DataFrame  # task, worker, label, span, lead_time, created_at, origin, ...
+    annotations: pd.DataFrame  # task, worker, label, source_spans, source_outside, lead_time, origin, ...
     dropped: pd.DataFrame  # annotation_id, task, worker, raw_label, reason
     tasks: pd.DataFrame  # index sentence_id: article_id, text, prev_text, next_text, lang, ...
     ground_truth: pd.Series  # task -> label of ground-truth annotations (reference only)
@@ -97,16 +99,18 @@ def _worker_id(completed_by: Any) -> str | None:
     return None if completed_by is None else str(completed_by)
 
 
-def _choices_and_spans(result: Any, from_name: str) -> tuple[list[str], str, list[dict[str, Any]]]:
+def _choices_and_spans(result: Any, from_name: str) -> tuple[list[str], str, list[dict[str, Any]], bool]:
+    """The label choice(s), their origin, the source spans and the "source is outside" tick."""
     if isinstance(result, list) and len(result) == 1:  # fast path: one choice, the usual answer
         region = result[0]
         if (isinstance(region, dict) and region.get("type") == "choices"
                 and region.get("from_name", from_name) == from_name):
             chosen = (region.get("value") or {}).get("choices") or []
-            return [str(c) for c in chosen], str(region.get("origin") or "manual"), []
+            return [str(c) for c in chosen], str(region.get("origin") or "manual"), [], False
     choices: list[str] = []
     origin = "manual"
     spans: list[dict[str, Any]] = []
+    outside = False
     for region in result if isinstance(result, list) else []:
         if not isinstance(region, dict):
             continue
@@ -114,10 +118,12 @@ def _choices_and_spans(result: Any, from_name: str) -> tuple[list[str], str, lis
         if region.get("type") == "choices" and region.get("from_name", from_name) == from_name:
             choices.extend(str(c) for c in value.get("choices") or [])
             origin = str(region.get("origin") or "manual")
+        elif region.get("type") == "choices" and region.get("from_name") == SOURCE_OUTSIDE:
+            outside = bool(value.get("choices"))
         elif region.get("type") == "labels" and "start" in value:
             spans.append({"start": int(value["start"]), "end": int(value["end"]),
                           "text": str(value.get("text", ""))})
-    return choices, origin, spans
+    return choices, origin, spans, outside
 
 
 def _fail(path: Path, reader: _CountingReader, what: str) -> ExportError:
@@ -174,7 +180,7 @@ def parse_export(
                 for ann in task.get("annotations") or []:
                     exported += 1
                     worker = _worker_id(ann.get("completed_by")) or ""
-                    choices, origin, spans = _choices_and_spans(ann.get("result"), from_name)
+                    choices, origin, spans, outside = _choices_and_spans(ann.get("result"), from_name)
                     raw_label = choices[0] if len(choices) == 1 else "|".join(choices)
                     reason: DropReason | None = None
                     if ann.get("was_cancelled"):
@@ -193,7 +199,7 @@ def parse_export(
                     rows.append((ann.get("id"), task_code,
                                  codes["worker"].setdefault(worker, len(codes["worker"])),
                                  codes["label"].setdefault(raw_label, len(codes["label"])),
-                                 spans or None, ann.get("lead_time"), ann.get("created_at"),
+                                 spans or None, outside, ann.get("lead_time"), ann.get("created_at"),
                                  codes["origin"].setdefault(origin, len(codes["origin"])),
                                  version, is_control, task.get("id")))
         except ijson.IncompleteJSONError as exc:
@@ -210,8 +216,8 @@ def parse_export(
     sha = reader.sha.hexdigest()
     _check_sidecar(path, sha)
 
-    table = pd.DataFrame(rows, columns=["annotation_id", "task", "worker", "label", "span",
-                                        "lead_time", "created_at", "origin", "guidelines_version",
+    table = pd.DataFrame(rows, columns=["annotation_id", "task", "worker", "label", "source_spans",
+                                        "source_outside", "lead_time", "created_at", "origin", "guidelines_version",
                                         "is_control", "ls_task_id"])
     del rows
     table["task"] = _categorical(table["task"], task_codes)

@@ -67,7 +67,7 @@ def test_every_annotation_is_kept_or_dropped_with_a_reason(crafted: Path) -> Non
     assert table.loc[7, "label"] == "opinion" and table.loc[7, "worker"] == "1"
     assert table.loc[9, "worker"] == "2"  # an id, never the email
     assert table.loc[9, "origin"] == "prediction" and table.loc[1, "origin"] == "manual"
-    assert table.loc[1, "span"] == [{"start": 0, "end": 4, "text": "text"}]
+    assert table.loc[1, "source_spans"] == [{"start": 0, "end": 4, "text": "text"}] and not table.loc[1, "source_outside"]
     assert table.loc[9, "is_control"] and not table.loc[1, "is_control"]
     assert table.loc[1, "lead_time"] == 2.5 and table.loc[1, "guidelines_version"] == "abc123"
     assert str(table.loc[7, "created_at"]) == "2026-01-01 11:00:00+00:00"
