@@ -4,7 +4,7 @@ Reads:  export (raw JSON snapshot + optional <export>.meta.json), optional contr
         and adjudications files.
 Writes: DIR/dataset/, DIR/parquet/<split>.parquet, DIR/README.md, DIR/report.json,
         DIR/provenance.json, DIR/plots/*.png, DIR/label_issues.csv, DIR/adjudication_queue.csv,
-        DIR/dropped_annotations.csv; staged beside DIR and moved in only when all are written.
+        DIR/dropped_annotations.csv, DIR/dropped_spans.csv, DIR/attributions.jsonl (the source spans); staged beside DIR and moved in only when all are written.
 """
 
 from __future__ import annotations
@@ -37,6 +37,12 @@ from labeling.dataset.card import render_card
 from labeling.dataset.citation import bibtex, citation_cff, dataset_warnings
 from labeling.dataset.config import BuildConfig
 from labeling.dataset.loop_report import loop_report
+from labeling.dataset.source_spans import (
+    SpanBuild,
+    build_spans,
+    span_items,
+    write_dataset_attributions,
+)
 from labeling.dataset.splits import SPLITS, BuiltDataset, build_dataset
 from labeling.dataset.summary import print_build_summary
 from srcrel_core import __version__
@@ -109,8 +115,9 @@ def _read_sentences(path: Path, wanted: set[str]) -> pd.DataFrame:
                 raise InputError(f"{path}:{number}: not JSON ({exc}); re-run `srcrel ingest`") from exc
             if record and str(record.get("sentence_id")) in wanted:
                 rows.append({"sentence_id": str(record["sentence_id"]),
-                             **{k: str(record.get(k) or "") for k in _METADATA}})
-    return pd.DataFrame(rows, columns=["sentence_id", *_METADATA]).set_index("sentence_id")
+                             **{k: str(record.get(k) or "") for k in _METADATA},
+                             "char_start": record.get("char_start")})  # source spans' article offsets
+    return pd.DataFrame(rows, columns=["sentence_id", *_METADATA, "char_start"]).set_index("sentence_id")
 
 
 def _items(parsed: ParsedExport, agg: Aggregation, agreement: pd.Series,
@@ -123,6 +130,7 @@ def _items(parsed: ParsedExport, agg: Aggregation, agreement: pd.Series,
         extra = sentences.reindex(resolved.index).fillna("")
         for column in _METADATA:  # the export wins; ingest fills what it lacks
             meta[column] = meta[column].where(meta[column].fillna("") != "", extra[column])
+        meta["char_start"] = sentences["char_start"].reindex(resolved.index).to_numpy()
     soft = agg.soft_labels.reindex(resolved.index).to_numpy(dtype=np.float32)
     return meta.assign(sentence_id=resolved.index, label=resolved.to_numpy(),
                        label_source=agg.label_source.reindex(resolved.index).to_numpy(),
@@ -132,7 +140,7 @@ def _items(parsed: ParsedExport, agg: Aggregation, agreement: pd.Series,
 
 def _report(config: BuildConfig, labels: tuple[str, ...], parsed: ParsedExport,
             agreement: AgreementReport, agg: Aggregation, stats: pd.DataFrame, queue: pd.DataFrame,
-            built: BuiltDataset, issues: LabelIssues, overlap: OverlapReport) -> dict[str, Any]:
+            built: BuiltDataset, issues: LabelIssues, overlap: OverlapReport, spans: SpanBuild) -> dict[str, Any]:
     rec = parsed.reconciliation
     splits = {}
     for name in SPLITS:
@@ -192,13 +200,14 @@ def _report(config: BuildConfig, labels: tuple[str, ...], parsed: ParsedExport,
                          "flagged": len(issues.ranked), "skipped_reason": issues.skipped_reason},
         "guidelines_versions": {str(k): int(v) for k, v in versions.sort_index().items()},
         "loop": loop_report(parsed.annotations, parsed.tasks, confidence=config.agreement.confidence),
+        "source_spans": spans.report,
     }
 
 
 def _write(out: Path, *, built: BuiltDataset, report: dict[str, Any], card: str,
            provenance: dict[str, Any], parsed: ParsedExport, queue: pd.DataFrame,
            issues: LabelIssues, agreement: AgreementReport, agg: Aggregation,
-           labels: tuple[str, ...], plots: bool) -> None:
+           labels: tuple[str, ...], plots: bool, spans: SpanBuild, items: pd.DataFrame) -> None:
     from datasets.utils import logging as hf_logging
 
     shown = hf_logging.is_progress_bar_enabled()
@@ -219,6 +228,8 @@ def _write(out: Path, *, built: BuiltDataset, report: dict[str, Any], card: str,
     queue.to_csv(out / "adjudication_queue.csv", index=False)
     issues.ranked.to_csv(out / "label_issues.csv", index=False)
     parsed.dropped.to_csv(out / "dropped_annotations.csv", index=False)
+    spans.spans.dropped.to_csv(out / "dropped_spans.csv", index=False)
+    write_dataset_attributions(out / "attributions.jsonl", items)
     if plots:
         from labeling.dataset.plots import plot_confusions, plot_pairwise_kappa
 
@@ -272,8 +283,11 @@ def run_build(config: BuildConfig) -> BuildResult:
     stats = annotator_stats(table, agg.labels[agg.label_source != "control"].dropna(), reference)
     sentences = (_read_sentences(Path(config.sentences), set(agg.labels.index))
                  if config.sentences else None)
-    items = _items(parsed, agg, per_item, sentences)
-    built = build_dataset(items, table, label_names=labels, validation=config.splits.validation,
+    spans = build_spans(table, parsed.tasks["text"], agg.labels, sourced=config.source_label,
+                        bootstrap_n=config.agreement.bootstrap_n, confidence=config.agreement.confidence,
+                        seed=config.seed)
+    items = span_items(_items(parsed, agg, per_item, sentences), spans.consensus)
+    built = build_dataset(items, spans.annotations, label_names=labels, validation=config.splits.validation,
                           test=config.splits.test, seed=config.seed)
     clock.lap("dataset")
     issues = (find_likely_label_errors(items, label_names=labels, n_splits=config.label_issues.n_splits,
@@ -281,7 +295,7 @@ def run_build(config: BuildConfig) -> BuildResult:
                                        max_iter=config.label_issues.max_iter, seed=config.seed)
               if config.label_issues.enabled else LabelIssues(pd.DataFrame(), 0, "disabled"))
     clock.lap("label_issues")
-    report = _report(config, labels, parsed, agreement, agg, stats, queue, built, issues, overlap)
+    report = _report(config, labels, parsed, agreement, agg, stats, queue, built, issues, overlap, spans)
     license = config.dataset.license or config.card.license
     card = render_card(report, license=license, pretty_name=config.card.pretty_name,
                        simulated_annotators=config.card.simulated_annotators, meta=config.dataset)
@@ -297,6 +311,6 @@ def run_build(config: BuildConfig) -> BuildResult:
         (staging / "CITATION.cff").write_text(cff, encoding="utf-8")
         _write(staging, built=built, report=report, card=card, provenance=provenance,
                parsed=parsed, queue=queue, issues=issues, agreement=agreement, agg=agg,
-               labels=labels, plots=config.agreement.plots)
+               labels=labels, plots=config.agreement.plots, spans=spans, items=items)
     clock.lap("write")
     return BuildResult(Path(config.output_dir), built.fingerprint, len(items), report, clock.seconds)

@@ -60,6 +60,8 @@ class BuildConfig:
     adjudications: str | None = None
     # the <from_name> of the <Choices> tag in the labeling config
     from_name: str = "label"
+    # the label whose annotators mark who the source is (source spans); spans on other labels are dropped
+    source_label: str = "sourced"
     seed: int = 0
     # answers past a sentence's configured overlap (counted in report.json and the card either way):
     # all: aggregate every answer; first: keep the first k by time, drop the rest (reason over_overlap)

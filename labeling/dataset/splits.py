@@ -115,18 +115,34 @@ def check_no_leak(split: np.ndarray, groups: np.ndarray) -> None:
 
 
 def _annotation_lists(annotations: pd.DataFrame, order: pd.Index) -> pa.Array:
-    """One list of {worker, label, lead_time, origin} per row of `order` (sentence ids)."""
+    """One list of {worker, label, lead_time, origin, source_spans, source_outside} per row of
+    `order` (sentence ids); `source_spans` are the kept, trimmed spans (spans.py), [] when none."""
     position = order.get_indexer(annotations["task"])
     kept = annotations[position >= 0].assign(_pos=position[position >= 0])
     kept = kept.sort_values(["_pos", "worker"], kind="stable")
     offsets = np.concatenate([[0], np.cumsum(np.bincount(kept["_pos"], minlength=len(order)))])
+    spans = kept["kept_spans"] if "kept_spans" in kept else pd.Series([[]] * len(kept))
+    outside = kept["source_outside"] if "source_outside" in kept else pd.Series([False] * len(kept))
     values = pa.StructArray.from_arrays(
         [pa.array(kept["worker"].astype(str).to_numpy(), pa.string()),
          pa.array(kept["label"].astype(str).to_numpy(), pa.string()),
          pa.array(kept["lead_time"].to_numpy(dtype="float32"), pa.float32(), from_pandas=True),
-         pa.array(kept["origin"].astype(str).to_numpy(), pa.string())],
-        names=["worker", "label", "lead_time", "origin"])
+         pa.array(kept["origin"].astype(str).to_numpy(), pa.string()),
+         pa.array([s if isinstance(s, list) else [] for s in spans],
+                  pa.list_(pa.struct([("start", pa.int32()), ("end", pa.int32()), ("text", pa.string())]))),
+         pa.array(outside.fillna(False).astype(bool).to_numpy(), pa.bool_())],
+        names=["worker", "label", "lead_time", "origin", "source_spans", "source_outside"])
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
+
+
+def _source_columns(items: pd.DataFrame) -> dict[str, pa.Array]:
+    """The aggregated source span of each sentence ([] and false when it has none)."""
+    spans = items["source_span"] if "source_span" in items else pd.Series([[]] * len(items))
+    outside = items["source_outside"] if "source_outside" in items else pd.Series([False] * len(items))
+    span_type = pa.struct([("start", pa.int32()), ("end", pa.int32()), ("text", pa.string()),
+                           ("article_start", pa.int32()), ("article_end", pa.int32())])
+    return {"source_span": pa.array([s if isinstance(s, list) else [] for s in spans], pa.list_(span_type)),
+            "source_outside": pa.array(outside.fillna(False).astype(bool).to_numpy(), pa.bool_())}
 
 
 def _loop_columns(items: pd.DataFrame) -> dict[str, pa.Array]:
@@ -190,6 +206,7 @@ def build_dataset(items: pd.DataFrame, annotations: pd.DataFrame, *, label_names
         "annotations": _annotation_lists(annotations, pd.Index(items["sentence_id"])),
         "agreement": pa.array(items["agreement"].to_numpy(dtype="float32"), pa.float32()),
         **_loop_columns(items),
+        **_source_columns(items),
     }
     table = pa.table(columns).cast(features.arrow_schema)
     tables = {name: table.filter(pa.array(split == name)).combine_chunks() for name in SPLITS}

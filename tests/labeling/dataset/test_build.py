@@ -262,3 +262,45 @@ def test_the_datasets_warnings_reach_every_model_card_trained_on_it(simulated_ex
     for warning in warnings:
         assert f"> **About its training data:** {warning}." in card
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["provenance"]["warnings"] == warnings
+
+
+def test_source_spans_reach_the_dataset_report_card_and_attribution_file(tmp_path: Path) -> None:
+    from srcrel_core.attributions import read_attributions
+    from tests.simulated_export import write_simulated_export
+
+    sentences = pd.DataFrame({
+        "sentence_id": [f"a{a}-{i}" for a in range(4) for i in range(2)],
+        "article_id": [f"a{a}" for a in range(4) for _ in range(2)],
+        "text": ["The mayor, Ann Lee, said the bridge will close.", "It will reopen in May."] * 4,
+        "prev_text": "", "next_text": "", "lang": "en", "title": ""})
+    mayor, lee = (0, 19), (11, 18)  # "The mayor, Ann Lee" and "Ann Lee"
+    rows = []
+    for sid in sentences["sentence_id"]:
+        if sid.endswith("-1"):  # "opinion", with a span left behind by one annotator: dropped, counted
+            rows += [(sid, "w1", "opinion", [{"start": 0, "end": 2, "text": "It"}], False),
+                     (sid, "w2", "opinion", None, False)]
+            continue
+        rows += [(sid, "w1", "sourced", [{"start": mayor[0], "end": mayor[1] + 1, "text": "The mayor, Ann Lee,"}], False),
+                 (sid, "w2", "sourced", [{"start": lee[0], "end": lee[1], "text": "Ann Lee"}], False),
+                 (sid, "w3", "sourced", [{"start": mayor[0], "end": mayor[1], "text": "The mayor, Ann Lee"}], False)]
+    answers = pd.DataFrame(rows, columns=["task", "worker", "label", "source_spans", "source_outside"])
+    export = write_simulated_export(tmp_path / "export-1-20260101T000000Z.json", sentences, answers)
+    result = _build(export, tmp_path / "out", "label_issues.enabled=false")
+    report = result.report["source_spans"]
+    assert report["spans"] == {"read": 16, "kept": 12, "dropped": {"not_sourced": 4, "outside_text": 0}}
+    # per sentence: w1 = w3 after trimming the comma; w2 differs: 1 exact match in 3 pairs
+    assert report["exact_f1"]["value"] == round(2 / 6, 4) and report["pairs"] == 12
+    assert report["token_f1"]["value"] == round(2 * (4 + 2 + 2) / (8 + 6 + 6), 4)
+    dataset = load_from_disk(str(tmp_path / "out" / "dataset"))
+    rows_out = {r["sentence_id"]: r for s in dataset for r in dataset[s]}
+    assert rows_out["a0-0"]["source_span"] == [{"start": 0, "end": 18, "text": "The mayor, Ann Lee",
+                                                "article_start": None, "article_end": None}]
+    assert rows_out["a0-1"]["source_span"] == [] and not rows_out["a0-1"]["source_outside"]
+    given = {a["worker"]: a["source_spans"] for a in rows_out["a0-0"]["annotations"]}
+    assert given["2"] == [{"start": 11, "end": 18, "text": "Ann Lee"}]
+    dropped = pd.read_csv(tmp_path / "out" / "dropped_spans.csv")
+    assert len(dropped) == 4 and set(dropped["reason"]) == {"not_sourced"}
+    docs = read_attributions(tmp_path / "out" / "attributions.jsonl")
+    assert len(docs) == 4 and all(d.text[s[0][0]:s[0][1]] == "The mayor, Ann Lee" for d in docs for s in d.sources)
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "Who is the source" in card and "0.33" in card
