@@ -28,3 +28,5 @@ class OverlapAnswers(StrEnum):
 
     all = "all"
     first = "first"
+
+SOURCE_OUTSIDE = "source_outside"  # the screen's "the source is outside this sentence" tick (its from_name)

@@ -24,6 +24,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from labeling.annotations.choices import SOURCE_OUTSIDE
 from srcrel_core.errors import ExportError, InputError
 from srcrel_core.io import read_label_records
 
@@ -37,7 +38,6 @@ __all__ = [
     "read_controls",
 ]
 
-SOURCE_OUTSIDE = "source_outside"  # the screen's "the source is outside this sentence" tick (from_name)
 DropReason = Literal["cancelled", "ground_truth", "empty_result", "multiple_labels",
                      "unknown_label", "superseded", "over_overlap"]
 # over_overlap: only with `build overlap_answers=first` (labeling/annotations/overlap.py)

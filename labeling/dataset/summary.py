@@ -31,7 +31,21 @@ def print_agreement_summary(report: dict[str, Any], *, title: str) -> None:
         _print_agreement_table(agreement, title=title)
     if report.get("overlap", {}).get("items_over"):
         console.print(report["overlap"]["statement"])
+    _print_sources(report.get("source_spans"))
     _print_annotators(report)
+
+
+def _print_sources(spans: dict[str, Any] | None) -> None:
+    if not spans or not spans["spans"]["read"]:
+        return
+    counts, agg = spans["spans"], spans["aggregated"]
+    console.print(f"who is the source: {counts['read']} spans = {counts['kept']} kept + "
+                  f"{sum(counts['dropped'].values())} dropped {counts['dropped']}; {agg['with_span']} of "
+                  f"{agg['sentences']} {spans['label']} sentences have a source span, {agg['outside']} a source "
+                  "outside the sentence")
+    if spans["pairs"]:
+        console.print(f"span agreement ({spans['pairs']} pairs, {spans['sentences']} sentences; PolNeAR's human "
+                      f"ceiling 0.78 / 0.81): exact F1 {_ci(spans['exact_f1'])}, token F1 {_ci(spans['token_f1'])}")
 
 
 def _print_agreement_table(agreement: dict[str, Any], *, title: str) -> None:

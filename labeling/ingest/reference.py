@@ -1,7 +1,9 @@
 """Attach reference labels (a sidecar written by people who know the answer) to ingested sentences.
 
 The sidecar is JSONL, one object per sentence: `{"file": "fr_01_x.txt", "text": "...", "label":
-"sourced", "hard_case": null}`. A sentence is matched by its source file name and exact text,
+"sourced", "hard_case": null}`, and for sourced sentences optionally who the source is:
+`"source_spans": [{"start": 0, "end": 9, "text": "le préfet"}]` (offsets into `text`) or
+`"source_outside": true`. A sentence is matched by its source file name and exact text,
 so the sidecar does not depend on srcrel's ids. Used for the demo, control sentences and
 simulated annotators.
 """
@@ -40,8 +42,21 @@ def load_reference(path: Path, *, label_names: Sequence[str]) -> list[dict[str, 
         if row["label"] not in label_names:
             raise InputError(f"{path}:{n}: label {row['label']!r} is not one of {', '.join(label_names)}; "
                              "fix the line or pass label_set=NAME")
+        _check_spans(path, n, row)
         rows.append(row)
     return rows
+
+
+def _check_spans(path: Path, n: int, row: dict[str, Any]) -> None:
+    """Optional who-is-the-source spans: [{start, end, text}] with text == the sentence's text[start:end]."""
+    spans = row.get("source_spans", [])
+    fine = isinstance(spans, list) and all(
+        isinstance(s, dict) and isinstance(s.get("start"), int) and isinstance(s.get("end"), int)
+        and 0 <= s["start"] < s["end"] <= len(row["text"]) and row["text"][s["start"]:s["end"]] == s.get("text")
+        for s in spans)
+    if not fine or not isinstance(row.get("source_outside", False), bool):
+        raise InputError(f"{path}:{n}: source_spans must be a list of {{start, end, text}} with text equal to "
+                         "the sentence's text[start:end], and source_outside true or false; fix the line")
 
 
 def match_reference(path: Path, rows: list[dict[str, Any]], output_dir: Path) -> dict[str, Any]:
@@ -58,7 +73,8 @@ def match_reference(path: Path, rows: list[dict[str, Any]], output_dir: Path) ->
                 unlabeled += 1
                 continue
             matched.append({"sentence_id": record["sentence_id"], "label": row["label"],
-                            "hard_case": row.get("hard_case"), "lang": record["lang"]})
+                            "hard_case": row.get("hard_case"), "lang": record["lang"],
+                            **{k: row[k] for k in ("source_spans", "source_outside") if k in row}})
     with open(output_dir / "reference_labels.jsonl", "wb") as out:
         out.writelines(orjson.dumps(item) + b"\n" for item in matched)
     return {

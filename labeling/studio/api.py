@@ -314,13 +314,13 @@ def next_task(client: LabelStudio, project_id: int) -> HandedTask | None:
         return handed_task(response.json())
 
 
-def annotate(client: LabelStudio, task_id: int, *, from_name: str, to_name: str, choice: str | None,
-             lead_time: float, prediction: tuple[int, str] | None = None) -> int:
-    """Submit one single-choice answer as the client's own user (choice None: a skip); returns its id.
-    With the `prediction` (id, choice) shown pre-filled, the origin is what the screen records."""
+def annotate(client: LabelStudio, task_id: int, *, from_name: str, to_name: str, choice: str | None, lead_time: float,
+             prediction: tuple[int, str] | None = None, regions: Sequence[dict[str, Any]] = ()) -> int:
+    """Submit one single-choice answer (None: a skip) and its `regions` (interface.span_regions) as the client's
+    own user; returns its id. With the `prediction` (id, choice) pre-filled, the origin is what the screen records."""
     origin = "manual" if prediction is None else "prediction" if prediction[1] == choice else "prediction-changed"
     result = [] if choice is None else [{"from_name": from_name, "to_name": to_name, "type": "choices",
-                                         "origin": origin, "value": {"choices": [choice]}}]
+                                         "origin": origin, "value": {"choices": [choice]}}, *regions]
     extra: dict[str, Any] = {} if prediction is None else {"parent_prediction": prediction[0]}
     with studio_errors(_url(client), f"annotating task {task_id}"):
         created = client.annotations.create(task_id, result=result, lead_time=lead_time,

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from typing import Any
 
+from labeling.annotations.choices import SOURCE_OUTSIDE
 from labeling.studio.context import CONTEXT_FIELDS
-from labeling.studio.screen_text import SPAN_HOTKEY, UNSURE_HOTKEY, ui_field
+from labeling.studio.screen_text import OUTSIDE_HOTKEY, SPAN_HOTKEY, UNSURE_HOTKEY, ui_field
 from srcrel_core.errors import ConfigError
 from srcrel_core.labelset import LabelSet
 
@@ -76,6 +78,10 @@ def build_label_config(label_set: LabelSet) -> str:
         ET.SubElement(span, "Header", value="$ui_span", size="6", style=_CAPTION)
         ET.SubElement(span, "Labels", name="source_span", toName="sentence", showInline="true").append(
             ET.Element("Label", value="Source mention", background="#6a1b9a", hotkey=SPAN_HOTKEY))
+        outside = ET.SubElement(span, "Choices", name=SOURCE_OUTSIDE, toName="sentence", choice="multiple",
+                                showInline="true")
+        ET.SubElement(outside, "Choice", value="outside", hint="The source is outside this sentence",
+                      hotkey=OUTSIDE_HOTKEY)
     ET.SubElement(view, "Header", value="$ui_after", size="6", style=_CAPTION)
     _add_text(view, "after", "$context_after", style=_CONTEXT_STYLE)
     ET.SubElement(view, "Header", value="$ui_heading", size="5")
@@ -181,3 +187,15 @@ def _check_element(el: ET.Element, object_names: set[str | None], fields: tuple[
         if not match or match.group(1) not in fields:
             raise ConfigError(f"label config: <Text name={el.get('name')!r}> value {el.get('value')!r} "
                               f"must be one of ${', $'.join(fields)}")
+
+
+def span_regions(spans: list[dict[str, Any]], *, outside: bool, origin: str = "manual") -> list[dict[str, Any]]:
+    """Result regions for who is the source, as the screen makes them: one `source_span` region per
+    {start, end, text} (offsets into the sentence) and the "outside" tick."""
+    regions = [{"from_name": "source_span", "to_name": "sentence", "type": "labels", "origin": origin,
+                "value": {"start": s["start"], "end": s["end"], "text": s["text"], "labels": ["Source mention"]}}
+               for s in spans]
+    if outside:
+        regions.append({"from_name": SOURCE_OUTSIDE, "to_name": "sentence", "type": "choices", "origin": origin,
+                        "value": {"choices": ["outside"]}})
+    return regions

@@ -18,13 +18,14 @@ from srcrel_core.labelset import LabelSet
 
 __all__ = ["LANGUAGES", "UI_FIELDS", "check_language", "screen_fields", "ui_field"]
 
-SPAN_HOTKEY, UNSURE_HOTKEY = "4", "5"
+SPAN_HOTKEY, UNSURE_HOTKEY, OUTSIDE_HOTKEY = "4", "5", "6"
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {
         "before": "Before, in the same article (¶ marks the start of a paragraph)",
         "after": "After, in the same article",
-        "span": f"Optional: press {SPAN_HOTKEY}, then select the words that name the source",
+        "span": (f"Who is the source? Press {SPAN_HOTKEY}, then select the words that name it; "
+                 f"if no words of this sentence name it, tick \"outside\" ({OUTSIDE_HOTKEY})"),
         "heading": "Label of the highlighted sentence",
         "keys": "Keys",
         "span_key": "source mention (after choosing {label})",
@@ -38,7 +39,8 @@ WORDS: dict[str, dict[str, str]] = {
     "fr": {
         "before": "Avant, dans le même article (¶ marque le début d'un paragraphe)",
         "after": "Après, dans le même article",
-        "span": f"Facultatif : appuyez sur {SPAN_HOTKEY}, puis sélectionnez les mots qui nomment la source",
+        "span": (f"Qui est la source ? Appuyez sur {SPAN_HOTKEY}, puis sélectionnez les mots qui la nomment ; "
+                 f"si aucun mot de cette phrase ne la nomme, cochez « outside » ({OUTSIDE_HOTKEY})"),
         "heading": "Étiquette de la phrase surlignée",
         "keys": "Touches",
         "span_key": "mention de la source (après avoir choisi {label})",

@@ -4,6 +4,9 @@ Each annotator is a real Label Studio user of the managed server who takes tasks
 stream with their own API token (through the gateway when it runs), as a real annotator does;
 their answer to a sentence is drawn from the sentence's reference label through a
 seeded confusion matrix (accuracy on the diagonal, errors spread by a seeded Dirichlet draw).
+When they answer sourced and the reference says who the source is, they mark it: the reference
+span with probability `accuracy`, else the same words without the first one (a near miss); or they
+tick "outside" where the reference says the source is outside the sentence.
 Used by `make demo` and by anyone who wants to test a pipeline on known answers; datasets built
 from such annotations must say so (`card.simulated_annotators=true`).
 """
@@ -11,14 +14,17 @@ from such annotations must say so (`card.simulated_annotators=true`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from labeling.annotations.synthetic import simulate_annotations
 from labeling.studio import api
 from labeling.studio.config import SimulateConfig
 from labeling.studio.connection import Connection, gateway_url, resolve_connection
+from labeling.studio.interface import SPAN_LABEL, span_regions
 from labeling.studio.ledger import state_dir_for
 from labeling.studio.server import gateway_pid
 from srcrel_core.errors import ConfigError, StudioError
@@ -26,6 +32,7 @@ from srcrel_core.io import read_label_records
 from srcrel_core.labelset import load_label_set
 from srcrel_core.progress import check_progress_mode, progress_bar
 from srcrel_core.settings import to_dataclass
+from srcrel_core.spans import WORD
 
 __all__ = ["SimulationResult", "confusion_for", "run_from_config", "run_simulation"]
 
@@ -63,6 +70,7 @@ def run_simulation(config: SimulateConfig) -> SimulationResult:
         config.reference, label_names=label_set.names, what="reference",
         fix="pass the reference_labels.jsonl ({sentence_id, label}) that `srcrel ingest reference=...` "
             "writes into its output dir")]
+    sources = _reference_sources(Path(config.reference))
     check_progress_mode(config.progress)
     if not config.annotators:
         raise ConfigError("annotators is empty: list at least one {email, accuracy}")
@@ -107,10 +115,34 @@ def run_simulation(config: SimulateConfig) -> SimulationResult:
                 # a pre-filled answer is kept unread with probability `anchoring` (a draw per task)
                 if handed.prediction is not None and label is not None and rng.random() < annotator.anchoring:
                     label = handed.prediction[1]
+                spans, outside = sources.get(sid, ([], False)) if label == SPAN_LABEL else ([], False)
+                regions = span_regions(_marked(spans, annotator.accuracy, rng), outside=outside)
                 api.annotate(client, handed.id, from_name="label", to_name="sentence", choice=label,
-                             lead_time=round(float(rng.gamma(2.0, 4.0)), 2), prediction=handed.prediction)
+                             lead_time=round(float(rng.gamma(2.0, 4.0)), 2), prediction=handed.prediction,
+                             regions=regions)
                 out.write(f"{sid}\n")
                 out.flush()
                 created += 1
                 advance()
     return SimulationResult(project.id, created, done, {k: v.round(4).tolist() for k, v in confusions.items()})
+
+
+def _reference_sources(path: Path) -> dict[str, tuple[list[dict[str, Any]], bool]]:
+    """sentence_id -> (reference source spans, source outside) from ingest's reference_labels.jsonl."""
+    out = {}
+    for line in path.read_bytes().splitlines():
+        row = orjson.loads(line) if line.strip() else {}
+        if row.get("source_spans") or row.get("source_outside"):
+            out[str(row["sentence_id"])] = (list(row.get("source_spans") or []), bool(row.get("source_outside")))
+    return out
+
+
+def _marked(spans: list[dict[str, Any]], accuracy: float, rng: np.random.Generator) -> list[dict[str, Any]]:
+    marked = []
+    for span in spans:
+        words = list(WORD.finditer(span["text"]))
+        if rng.random() >= accuracy and len(words) > 1:  # a near miss: the first word left out
+            cut = words[1].start()
+            span = {"start": span["start"] + cut, "end": span["end"], "text": span["text"][cut:]}
+        marked.append(span)
+    return marked
