@@ -30,6 +30,7 @@ from labeling.studio.config import (
     SimulateConfig,
 )
 from srcrel.demo_config import REPO_ROOT, DemoConfig, register
+from srcrel_core.errors import ConfigError
 from srcrel_core.progress import ProgressMode, console
 from srcrel_core.settings import to_dataclass
 
@@ -71,10 +72,17 @@ def run_demo(config: DemoConfig) -> None:
                           f"{gateway_url(config.studio)}")
     sim = SimulateConfig(project=ProjectSettings(name=config.project), reference=str(out / "ingest" / "reference_labels.jsonl"),
                          studio=config.studio, progress=ProgressMode.never)
-    pushed = push_tasks(PushConfig(
-        input=str(out / "ingest"), project=ProjectSettings(name=config.project, maximum_annotations=config.overlap),
-        guidelines=str(REPO_ROOT / "docs" / "guidelines.md"), controls=ControlSettings(fraction=config.control_fraction),
-        annotators=[a.email for a in sim.annotators], studio=config.studio, progress=ProgressMode.never))
+    try:
+        pushed = push_tasks(PushConfig(
+            input=str(out / "ingest"), project=ProjectSettings(name=config.project, maximum_annotations=config.overlap),
+            guidelines=str(REPO_ROOT / "docs" / "guidelines.md"), controls=ControlSettings(fraction=config.control_fraction),
+            annotators=[a.email for a in sim.annotators], studio=config.studio, progress=ProgressMode.never))
+    except ConfigError as exc:  # a demo project made by an earlier srcrel (another screen, other guidelines)
+        if "already holds" not in str(exc):
+            raise
+        raise ConfigError(f"the demo's project {config.project!r} was labelled under an earlier srcrel: start over "
+                          f"with `.venv/bin/python -m srcrel.demo project={config.project}-2` (or delete "
+                          f"{Path(config.studio.data_dir)} to drop every project); in detail: {exc}") from exc
     console.print(f"project {config.project!r}: {pushed.url}/projects/{pushed.project_id} - {pushed.imported} task(s) "
                   f"imported, {pushed.total - pushed.imported} already there; overlap {config.overlap}; "
                   f"guidelines version {pushed.guidelines_version}")

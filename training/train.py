@@ -227,8 +227,17 @@ def run_train(config: TrainConfig, *, config_tree: dict[str, Any] | None = None)
                        fit_seconds)
 
 
-def run_from_config(cfg: DictConfig) -> TrainResult:
+def run_from_config(cfg: DictConfig) -> Any:
     config = to_dataclass(cfg, TrainConfig)
+    if config.task == "source_span":
+        from training.span_train import run_span_train
+
+        metrics = run_span_train(config, config_tree=OmegaConf.to_container(cfg, resolve=False, enum_to_str=True))  # type: ignore[arg-type]
+        lo, hi = metrics["ci"]["source_f1_exact"] or (float("nan"), float("nan"))
+        print(f"source spans, {metrics['model']} (chosen on validation): {metrics['split']} exact F1 "
+              f"{metrics['source_f1_exact']:.3f} [{lo:.3f}, {hi:.3f}], token F1 {metrics['source_f1_token']:.3f} "
+              f"-> {config.output_dir}")
+        return metrics
     result = run_train(config, config_tree=OmegaConf.to_container(cfg, resolve=False, enum_to_str=True))  # type: ignore[arg-type]
     val = f"validation {result.validation_macro_f1:.3f}, " if result.validation_macro_f1 is not None else ""
     lo, hi = result.scores.macro_f1_ci
