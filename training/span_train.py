@@ -153,10 +153,10 @@ def _card(metrics: dict[str, Any]) -> str:
         f"# srcrel source-span model: {metrics['model']}", "",
         "Who is the source: the words of a sentence that name who its claim is attributed to.", "",
         f"On {metrics['split']} ({metrics['articles']} articles, {metrics['sources']} source spans), per article:",
-        f"- exact-match F1 {metrics['source_f1_exact']} (CI {ci['source_f1_exact']}), "
-        f"token F1 {metrics['source_f1_token']} (CI {ci['source_f1_token']})",
-        f"- human ceiling (PolNeAR, same measure): {HUMAN_CEILING['source_f1_exact']} / "
-        f"{HUMAN_CEILING['source_f1_token']}", *([f"- {metrics['split_note']}"] if metrics["split_note"] else []), "",
+        (f"- exact-match F1 {metrics['source_f1_exact']} (CI {ci['source_f1_exact']}), "
+        f"token F1 {metrics['source_f1_token']} (CI {ci['source_f1_token']})"),
+        (f"- human ceiling (PolNeAR, same measure): {HUMAN_CEILING['source_f1_exact']} / "
+        f"{HUMAN_CEILING['source_f1_token']}"), *([f"- {metrics['split_note']}"] if metrics["split_note"] else []), "",
         f"Chosen by: {metrics['selection']['rule']}.", "",
         "| candidate | validation exact F1 | validation token F1 | train s |", "|---|---|---|---|", *rows, ""])
 
