@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from datasets import load_from_disk
 
 from labeling.studio.config import StudioSettings
 from srcrel.demo import DemoConfig, run_demo
@@ -49,6 +50,20 @@ def test_demo_runs_end_to_end(studio_settings: StudioSettings, tmp_path: Path, m
         metrics = json.loads((out / "runs" / model / "metrics.json").read_text())
         assert 0 <= metrics["macro_f1"] <= 1
     assert (out / "runs" / "baselines.md").is_file()
+    # who is the source: the simulated annotators marked the example corpus's reference sources
+    # (near misses at 1 - accuracy), through the gateway, into the long table, the dataset and the card
+    spans = report["source_spans"]
+    assert spans["spans"]["read"] == spans["spans"]["kept"] > 150 and spans["pairs"] > 100
+    assert 0.4 < spans["exact_f1"]["value"] < 0.95 and spans["exact_f1"]["value"] < spans["token_f1"]["value"]
+    assert spans["aggregated"]["with_span"] > 50 and spans["aggregated"]["outside"] > 5
+    dataset = load_from_disk(str(out / "dataset" / "dataset"))
+    rows = [r for split in dataset for r in dataset[split] if r["source_span"]]
+    assert all(r["text"][s["start"]:s["end"]] == s["text"] and s["article_start"] is not None
+               for r in rows for s in r["source_span"])
+    assert "## Who is the source" in card and (out / "dataset" / "attributions.jsonl").is_file()
+    trained = json.loads((out / "spans" / "metrics.json").read_text())  # srcrel train task=source_span
+    assert trained["task"] == "source_span" and 0 <= trained["source_f1_exact"] <= 1
+    assert {c["model"] for c in trained["selection"]["candidates"]} == {"rules", "crf"}
     rounds = [json.loads(line) for line in (out / "loop" / "rounds.jsonl").read_text().splitlines()]
     assert [(r["round"], r["pushed"], r["audit"]) for r in rounds] == [(0, 60, 12), (1, 60, 12)]
     assert rounds[1]["model_version"] and rounds[1]["prefilled"] > 0 and rounds[1]["labels"] >= 55
