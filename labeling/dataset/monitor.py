@@ -25,6 +25,7 @@ from labeling.annotations.agreement import Estimate, compute_agreement
 from labeling.annotations.annotators import annotator_stats
 from labeling.annotations.export import ParsedExport, parse_export, read_controls
 from labeling.annotations.overlap import configured_overlap
+from labeling.annotations.spans import read_spans, span_agreement
 from labeling.dataset.config import MonitorConfig
 from labeling.dataset.monitor_page import render_page
 from labeling.studio.config import PullConfig
@@ -190,6 +191,7 @@ def compute_figures(parsed: ParsedExport, *, labels: tuple[str, ...] | list[str]
         "throughput": {"per_hour": hours,
                        "peak_per_hour": max((h["annotations"] for h in hours), default=0)},
         "agreement": agreement,
+        "source_spans": _spans(parsed, config),
         "annotators": annotators,
         "flag": {"below": config.flag_below, "drop": config.flag_drop, "min_items": config.flag_min_items,
                  "consensus": str(config.consensus),
@@ -200,6 +202,20 @@ def compute_figures(parsed: ParsedExport, *, labels: tuple[str, ...] | list[str]
         "controls": {"file": None if controls_file is None else str(controls_file), "sentences": 0 if controls is None else len(controls),
                      "control_answers": int(table["is_control"].sum())},
     }
+
+
+def _spans(parsed: ParsedExport, config: MonitorConfig) -> dict[str, Any]:
+    """Who is the source so far: spans read, kept and dropped, and pairwise span agreement."""
+    texts = parsed.tasks["text"]
+    spans = read_spans(parsed.annotations, texts)
+    if not spans.read:
+        return {"measurable": False, "spans": spans.counts}
+    none = pd.DataFrame(columns=["source_span", "source_outside", "span_voters"])
+    report = span_agreement(parsed.annotations, spans, texts, none, bootstrap_n=config.bootstrap_n,
+                            confidence=config.confidence, seed=config.seed)
+    return {"measurable": report["pairs"] > 0, "spans": spans.counts, "pairs": report["pairs"],
+            "sentences": report["sentences"], "confidence": config.confidence,
+            "exact_f1": report["exact_f1"], "token_f1": report["token_f1"]}
 
 
 def _agreement(table: pd.DataFrame, *, labels: tuple[str, ...], paired: pd.Index,

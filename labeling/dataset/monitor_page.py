@@ -124,6 +124,20 @@ def _agreement(agreement: dict[str, Any]) -> str:
             "</ul>")
 
 
+def _sources(spans: dict[str, Any] | None) -> str:
+    if not spans or not spans["spans"]["read"]:
+        return ""
+    counts = spans["spans"]
+    kept = (f"<p>Who is the source: {_fig('source_spans.spans.read', counts['read'])} spans marked, "
+            f"{_fig('source_spans.spans.kept', counts['kept'])} kept (a span on another label than sourced, or "
+            "outside the sentence, is dropped).</p>")
+    if not spans["measurable"]:
+        return kept + '<p class="note">No sentence has two annotators who both chose sourced yet.</p>'
+    return (kept + f"<ul><li>Span agreement, exact match F1 over {_fig('source_spans.pairs', spans['pairs'])} pairs: "
+            f"{_estimate('source_spans.exact_f1', spans['exact_f1'], spans['confidence'])}</li>"
+            f"<li>token F1: {_estimate('source_spans.token_f1', spans['token_f1'], spans['confidence'])}</li></ul>")
+
+
 def _annotator_rows(annotators: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     rows = []
     for i, a in enumerate(annotators):
@@ -177,6 +191,7 @@ def render_page(figures: dict[str, Any]) -> str:
          if figures["throughput"]["per_hour"] else '<p class="note">No annotation yet.</p>'),
         "<h2>Agreement so far</h2>",
         _agreement(figures["agreement"]),
+        _sources(figures.get("source_spans")),
         "<h2>Annotators: controls and agreement with the consensus</h2>",
         (f"<p>Control sentences: {_fig('controls.sentences', controls['sentences'])} in "
          f"{escape(str(controls['file']))}.</p>" if controls["file"] else

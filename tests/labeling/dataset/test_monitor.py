@@ -26,6 +26,7 @@ from labeling.studio.config import (
     StudioSettings,
 )
 from labeling.studio.connection import Connection, resolve_connection
+from labeling.studio.interface import span_regions
 from labeling.studio.push import push_tasks
 from srcrel.cli import compose_stage_config
 from srcrel_core.settings import to_dataclass
@@ -79,14 +80,18 @@ def test_monitor_page_of_a_real_campaign_matches_its_json(
     assert pushed.controls_path is not None
     client = api.connect(resolve_connection(studio_settings))
     tasks = {sid: tid for tid, sid in api.list_task_refs(client, pushed.project_id)}
+    texts = {r["sentence_id"]: r["text"] for r in map(json.loads, (src / "sentences.jsonl").read_text().splitlines())}
     for email, (accuracy, rows) in PLAN.items():  # planted as each annotator, past the label stream
         own = api.connect(Connection(resolve_connection(studio_settings).url,
                                      api.get_user_token(studio_settings, email), True))
         for n, i in enumerate(rows):
             right = n < round(accuracy * len(rows))
             label = truth[f"s{i:06d}"] if right else LABELS[(i + 1) % 3]
+            first_word = re.match(r"\w+", texts[f"s{i:06d}"])
+            regions = span_regions([{"start": 0, "end": first_word.end(), "text": first_word.group()}], outside=False) \
+                if label == "sourced" and first_word else []  # who is the source: the first word, by everyone
             api.annotate(own, tasks[f"s{i:06d}"], from_name="label", to_name="sentence", choice=label,
-                         lead_time=3.0)
+                         lead_time=3.0, regions=regions)
     skipper = api.create_user(client, "mon-ann3@example.com")
     client.annotations.create(tasks["s000010"], result=[], was_cancelled=True, completed_by=skipper.id)
 
@@ -102,6 +107,9 @@ def test_monitor_page_of_a_real_campaign_matches_its_json(
     assert (progress["sentences_started"], progress["sentences_done"]) == (12, 10)
     assert figures["over_overlap"]["sentences"] == [{"sentence_id": "s000004", "answers": 3, "overlap": 2}]
     assert figures["agreement"]["measurable"] and figures["agreement"]["paired_sentences"] == 10
+    spans = figures["source_spans"]  # the same first word by everyone who chose sourced: full span agreement
+    assert spans["measurable"] and spans["spans"]["read"] == spans["spans"]["kept"] > 0
+    assert spans["exact_f1"]["value"] == spans["token_f1"]["value"] == 1.0
     assert figures["controls"]["sentences"] == 3 and figures["controls"]["file"] == str(pushed.controls_path)
     by_answers = sorted((a["annotations"], a["skipped"]) for a in figures["annotators"])
     assert by_answers == [(7, 1), (8, 0), (8, 0)]
