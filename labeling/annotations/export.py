@@ -51,7 +51,8 @@ _TASK_FIELDS = {"article_id": "article_id", "sentence": "text", "prev_sentence":
                 "next_sentence": "next_text", "lang": "lang", "title": "title",
                 "srcrel_overlap": "overlap", "loop_round": "round", "loop_audit": "audit",
                 "loop_strategy": "strategy", "loop_prefilled": "prefilled",
-                "loop_model_label": "model_label", "guidelines_version": "guidelines_version"}
+                "loop_model_label": "model_label", "loop_model_spans": "model_spans",
+                "guidelines_version": "guidelines_version"}
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,13 @@ several annotators per sentence the CI is somewhat too narrow (the card says so)
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
 from statsmodels.stats.proportion import confint_proportions_2indep
+
+from srcrel_core.spans import source_tokens
 
 __all__ = ["loop_report", "loop_statement"]
 
@@ -68,6 +71,36 @@ def loop_report(annotations: pd.DataFrame, tasks: pd.DataFrame, *, confidence: f
                                 - out["not_prefilled"]["agreement_with_model"], 4),
             "ci_low": round(float(low), 4), "ci_high": round(float(high), 4), "confidence": confidence,
             "method": "newcombe (statsmodels confint_proportions_2indep), annotations as units"}
+    spans = _span_anchoring(annotations, tasks, confidence=confidence)
+    if spans:
+        out["source_span_anchoring"] = spans
+    return out
+
+
+def _span_anchoring(annotations: pd.DataFrame, tasks: pd.DataFrame, *, confidence: float) -> dict[str, Any]:
+    """The anchoring check for who is the source: on sentences the model called sourced, how often an
+    annotator who chose sourced marks the model's words (the same `\\w+` tokens), pre-filled or not."""
+    if "model_spans" not in tasks or "source_spans" not in annotations:
+        return {}
+    task = tasks.reindex(annotations["task"].astype(str))
+    rows = []
+    for label, marked, model, prefilled, audit, text in zip(
+            annotations["label"].astype(str), annotations["source_spans"], task["model_spans"].fillna(""),
+            task["prefilled"] == "true", task["audit"] == "true", task["text"].fillna("")):
+        if label != "sourced" or not model or audit:
+            continue
+        theirs = source_tokens(text, [((int(m["start"]), int(m["end"])),) for m in marked or []])
+        ours = source_tokens(text, [((int(m["start"]), int(m["end"])),) for m in json.loads(model)])
+        rows.append((bool(prefilled), theirs == ours))
+    frame = pd.DataFrame(rows, columns=["prefilled", "agrees"])
+    shown, hidden = frame[frame["prefilled"]], frame[~frame["prefilled"]]
+    out: dict[str, Any] = {"prefilled": {"annotations": len(shown), "same_source_as_model": int(shown["agrees"].sum())},
+                           "not_prefilled": {"annotations": len(hidden), "same_source_as_model": int(hidden["agrees"].sum())}}
+    if len(shown) and len(hidden):
+        low, high = confint_proportions_2indep(int(shown["agrees"].sum()), len(shown), int(hidden["agrees"].sum()),
+                                               len(hidden), method="newcomb", compare="diff", alpha=1 - confidence)
+        out["difference"] = round(float(shown["agrees"].mean() - hidden["agrees"].mean()), 4)
+        out["ci_low"], out["ci_high"], out["confidence"] = round(float(low), 4), round(float(high), 4), confidence
     return out
 
 
@@ -93,4 +126,10 @@ def loop_statement(report: dict[str, Any]) -> list[str]:
                      "annotations of one sentence are not independent, so the interval is somewhat narrow). "
                      "Labels given on pre-filled sentences lean towards the model: do not use them as gold "
                      "for evaluating it.")
+    spans = report.get("source_span_anchoring", {})
+    if "difference" in spans:
+        lines.append(f"- Who is the source, anchoring: annotators marked the model's source words "
+                     f"{spans['difference']:+.3f} [{spans['ci_low']:+.3f}, {spans['ci_high']:+.3f}] more often when "
+                     f"they were pre-filled ({spans['prefilled']['annotations']} vs "
+                     f"{spans['not_prefilled']['annotations']} answers).")
     return lines

@@ -42,6 +42,7 @@ class HandedTask:
     sentence_id: str
     data: dict[str, Any]
     prediction: tuple[int, str] | None
+    prediction_spans: tuple[dict[str, Any], ...] = ()  # who is the source, pre-filled with the prediction
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,21 @@ def handed_task(task: dict[str, Any]) -> HandedTask:
     """The label stream's JSON for one task -> a HandedTask (the last choice prediction is the one
     the labeling screen pre-fills)."""
     data = task.get("data") or {}
-    shown = None
+    shown, spans = None, ()
     for prediction in task.get("predictions") or []:
         for region in prediction.get("result") or []:
-            choices = (region.get("value") or {}).get("choices") or []
-            if region.get("type") == "choices" and choices and prediction.get("id") is not None:
+            value = region.get("value") or {}
+            choices = value.get("choices") or []
+            if region.get("type") == "choices" and region.get("from_name", "label") == "label" and choices \
+                    and prediction.get("id") is not None:
                 shown = (int(prediction["id"]), str(choices[0]))
-    return HandedTask(int(task["id"]), str(data.get("sentence_id", "")), data, shown)
+                spans = tuple(_span(r.get("value") or {}) for r in prediction.get("result") or []
+                              if r.get("type") == "labels" and {"start", "end", "text"} <= set(r.get("value") or {}))
+    return HandedTask(int(task["id"]), str(data.get("sentence_id", "")), data, shown, spans)
+
+
+def _span(value: dict[str, Any]) -> dict[str, Any]:
+    return {"start": int(value["start"]), "end": int(value["end"]), "text": str(value["text"])}
 
 
 def project_record(raw: Any) -> Project:

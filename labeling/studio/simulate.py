@@ -113,10 +113,13 @@ def run_simulation(config: SimulateConfig) -> SimulationResult:
                 sid = handed.sentence_id
                 label = answer_of.get((annotator.email, sid))  # None: no reference label, so a skip
                 # a pre-filled answer is kept unread with probability `anchoring` (a draw per task)
-                if handed.prediction is not None and label is not None and rng.random() < annotator.anchoring:
+                anchored = handed.prediction is not None and label is not None and rng.random() < annotator.anchoring
+                if anchored and handed.prediction is not None:
                     label = handed.prediction[1]
                 spans, outside = sources.get(sid, ([], False)) if label == SPAN_LABEL else ([], False)
-                regions = span_regions(_marked(spans, annotator.accuracy, rng), outside=outside)
+                marked = list(handed.prediction_spans) if anchored and handed.prediction_spans else \
+                    _marked(spans, annotator.accuracy, rng)  # an anchored annotator keeps the pre-filled source too
+                regions = span_regions(marked, outside=outside and not marked)
                 api.annotate(client, handed.id, from_name="label", to_name="sentence", choice=label,
                              lead_time=round(float(rng.gamma(2.0, 4.0)), 2), prediction=handed.prediction,
                              regions=regions)

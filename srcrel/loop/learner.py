@@ -18,6 +18,7 @@ import pandas as pd
 
 from labeling.annotations.aggregate import majority_vote
 from labeling.annotations.export import parse_export
+from labeling.annotations.spans import aggregate_spans, read_spans
 from labeling.studio.config import ProjectSettings, PullConfig, StudioSettings
 from labeling.studio.pull import pull_export
 from training.config import FeaturesConfig, ModelConfig
@@ -25,6 +26,7 @@ from training.data import model_inputs
 from training.evaluate import predict_frame
 from training.metrics import Scores, score_predictions
 from training.models import build_model
+from training.span_models import CrfSpanTagger, RuleSpanTagger
 
 __all__ = ["Pulled", "Scored", "fit_baseline", "model_version", "pool_frame", "pull_labels", "score_audit",
            "score_frame"]
@@ -68,9 +70,12 @@ def pull_labels(*, project: ProjectSettings, studio: StudioSettings, output_dir:
     votes = majority_vote(parsed.annotations, labels=label_names, tie_policy="unresolved").dropna()
     tasks = parsed.tasks
     labelled = tasks.reindex(votes.index.astype(str))
+    spans = read_spans(parsed.annotations, tasks["text"])  # who is the source, by word majority
+    consensus = aggregate_spans(parsed.annotations, spans, tasks["text"], votes).reindex(votes.index.astype(str))
     frame = labelled[list(FRAME_COLUMNS)].assign(
         label=votes.to_numpy(dtype=object), audit=(labelled["audit"] == "true").to_numpy(),
-        round=pd.to_numeric(labelled["round"].replace("", None), errors="coerce").to_numpy())
+        round=pd.to_numeric(labelled["round"].replace("", None), errors="coerce").to_numpy(),
+        source_span=[s if isinstance(s, list) else [] for s in consensus["source_span"]])
     frame.index.name = "sentence_id"
     return Pulled(export=pulled.export_path, tasks=tasks, labels=frame, n_annotations=len(parsed.annotations))
 
@@ -94,6 +99,16 @@ def fit_baseline(frame: pd.DataFrame, *, model: ModelConfig, features: FeaturesC
         return None
     estimator = build_model(model, features, seed=seed)
     return estimator.fit(model_inputs(frame), frame["label"].to_numpy(dtype=object))
+
+
+def fit_span_tagger(frame: pd.DataFrame, *, min_sentences: int = 20, seed: int = 0) -> Any:
+    """Who is the source, for pre-filling: a CRF on the labelled sentences' aggregated spans once
+    `min_sentences` of them have one, else the cue rules."""
+    rows = [(str(t), str(lang), [(int(s["start"]), int(s["end"])) for s in spans])
+            for t, lang, spans in zip(frame["text"], frame["lang"], frame.get("source_span", [[]] * len(frame)))]
+    if sum(1 for _, _, spans in rows if spans) < min_sentences:
+        return RuleSpanTagger()
+    return CrfSpanTagger(max_iterations=50).fit(rows)
 
 
 def score_frame(estimator: Any, frame: pd.DataFrame, label_names: Sequence[str]) -> Scored:

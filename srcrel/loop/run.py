@@ -27,11 +27,13 @@ from labeling.studio import api
 from labeling.studio.config import PushConfig
 from labeling.studio.connection import resolve_connection
 from labeling.studio.context import add_context
+from labeling.studio.interface import SPAN_LABEL, span_regions
 from labeling.studio.ledger import open_ledger, reconcile, state_dir_for
 from labeling.studio.push import push_tasks, read_tasks
 from srcrel.loop.config import LoopConfig
 from srcrel.loop.learner import (
     fit_baseline,
+    fit_span_tagger,
     model_version,
     pool_frame,
     pull_labels,
@@ -127,13 +129,14 @@ def _evaluate(config: LoopConfig, folder: Path, exists: bool, round_index: int) 
     """Labels so far, the model fitted on them (outside the audit sample) and its audit score."""
     names = load_label_set(config.label_set).names
     if not exists:
-        return {"labels": pd.DataFrame(columns=["label", "audit"]), "estimator": None, "version": None,
+        return {"labels": pd.DataFrame(columns=["label", "audit"]), "estimator": None, "version": None, "tagger": None,
                 "record": {"labels": 0, "annotations": 0, "train": 0, "audit_labels": 0, "model_version": None,
                            "audit_macro_f1": None, "audit_macro_f1_ci": None, "export": None}, "tasks": set()}
     pulled = pull_labels(project=config.project, studio=config.studio, output_dir=folder, label_names=names)
     labels = pulled.labels
     train, audit = labels[~labels["audit"].astype(bool)], labels[labels["audit"].astype(bool)]
     estimator = fit_baseline(train, model=config.model, features=config.features, seed=config.loop.seed)
+    tagger = fit_span_tagger(train, seed=config.loop.seed) if estimator is not None else None
     version = model_version(train, round_index=round_index, model_name=config.model.name) if estimator else None
     scores = score_audit(estimator, audit, names, n_boot=config.loop.n_boot, seed=config.loop.seed,
                          confidence=config.loop.confidence)
@@ -142,7 +145,7 @@ def _evaluate(config: LoopConfig, folder: Path, exists: bool, round_index: int) 
               "audit_macro_f1": None if scores is None else round(scores.macro_f1, 4),
               "audit_macro_f1_ci": None if scores is None else [round(x, 4) for x in scores.macro_f1_ci],
               "export": str(pulled.export)}
-    return {"labels": labels, "estimator": estimator, "version": version, "record": record,
+    return {"labels": labels, "estimator": estimator, "version": version, "record": record, "tagger": tagger,
             "tasks": set(pulled.tasks.index.astype(str)), "last_round": pulled.last_round}
 
 
@@ -164,7 +167,7 @@ def _prefill(sentence_id: str, config: LoopConfig) -> bool:
 
 
 def _items(config: LoopConfig, choices: list[Any], rows: dict[str, dict[str, Any]], scored: Any,
-           candidates: list[str], version: str | None, round_index: int) -> list[dict[str, Any]]:
+           candidates: list[str], version: str | None, round_index: int, tagger: Any = None) -> list[dict[str, Any]]:
     position = {sid: i for i, sid in enumerate(candidates)}
     items = []
     for choice in choices:
@@ -177,11 +180,16 @@ def _items(config: LoopConfig, choices: list[Any], rows: dict[str, dict[str, Any
             i = position[choice.sentence_id]
             label, confidence = str(scored.pred[i]), float(scored.proba[i].max())
             meta |= {"loop_model_label": label, "loop_model_version": version}
+            text = str(rows[choice.sentence_id].get("sentence") or "")
+            spans = [{"start": a, "end": b, "text": text[a:b]} for a, b in tagger.predict(
+                [text], [str(rows[choice.sentence_id].get("lang") or "")])[0]] if tagger and label == SPAN_LABEL else []
+            if spans:  # who is the source, by the round's span tagger: for the anchoring check too
+                meta["loop_model_spans"] = json.dumps(spans, ensure_ascii=False)
             if config.loop.preannotate and not choice.audit and _prefill(choice.sentence_id, config):
                 meta["loop_prefilled"] = True
                 item["predictions"] = [{"model_version": version, "score": round(confidence, 4), "result": [
                     {"from_name": "label", "to_name": "sentence", "type": "choices",
-                     "value": {"choices": [label]}}]}]
+                     "value": {"choices": [label]}}, *span_regions(spans, outside=False, origin="prediction")]}]
         items.append(item)
     return items
 
@@ -237,7 +245,7 @@ def loop_next(config: LoopConfig) -> dict[str, Any]:
                            proba=None if scored is None else scored.proba,
                            features=_features(config, estimator, pool) if needs_features else None,
                            uncertainty=s.uncertainty, cold_start=s.cold_start, pool_factor=s.pool_factor)
-    items = _items(config, choices, rows, scored, candidates, version, round_index)
+    items = _items(config, choices, rows, scored, candidates, version, round_index, evaluated["tagger"])
     record = {"round": round_index, "project": config.project.name, **where, "time": datetime.now(UTC).isoformat(),
               "seed": s.seed, **evaluated["record"], "pushed": len(items),
               "by_strategy": dict(sorted(Counter(c.strategy for c in choices).items())),

@@ -70,6 +70,8 @@ def test_demo_runs_end_to_end(studio_settings: StudioSettings, tmp_path: Path, m
     loop = json.loads((out / "loop" / "dataset" / "report.json").read_text())["loop"]
     assert loop["rounds"] == {"0": 60, "1": 60} and loop["audit_sentences"] == 24
     assert loop["origins"].get("prediction", 0) > 0 and "anchoring_effect" in loop
+    # the loop pre-fills who is the source too (the round's span tagger), and the anchoring check covers it
+    assert loop["source_span_anchoring"]["prefilled"]["annotations"] > 0
 
     # a second run is idempotent: nothing imported or annotated twice
     run_demo(config)

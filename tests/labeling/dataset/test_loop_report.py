@@ -59,3 +59,23 @@ def test_a_dataset_without_the_loop_says_nothing() -> None:
     tasks = TASKS.loc[["x"]]
     report = loop_report(ANNOTATIONS[ANNOTATIONS["task"] == "x"], tasks)
     assert report["sentences"] == 0 and loop_statement(report) == []
+
+
+def test_the_anchoring_check_covers_who_is_the_source() -> None:
+    """On sentences the model called sourced: the same source words as the model, pre-filled or not."""
+    text = "Police chief Ann Lee said the road will close."
+    model = '[{"start": 0, "end": 20, "text": "Police chief Ann Lee"}]'
+    tasks = _tasks([("p1", "1", "false", "true", "sourced"), ("p2", "1", "false", "true", "sourced"),
+                    ("c1", "1", "false", "false", "sourced"), ("c2", "1", "false", "false", "sourced")]
+                   ).assign(text=text, model_spans=model)
+    same, part = [{"start": 0, "end": 20, "text": "Police chief Ann Lee"}], [{"start": 13, "end": 20, "text": "Ann Lee"}]
+    annotations = pd.DataFrame([("p1", "sourced", "prediction", same), ("p2", "sourced", "prediction", same),
+                                ("c1", "sourced", "manual", same), ("c2", "sourced", "manual", part),
+                                ("c2", "opinion", "manual", None)],  # not sourced: not in the span check
+                               columns=["task", "label", "origin", "source_spans"])
+    spans = loop_report(annotations, tasks)["source_span_anchoring"]
+    assert spans["prefilled"] == {"annotations": 2, "same_source_as_model": 2}
+    assert spans["not_prefilled"] == {"annotations": 2, "same_source_as_model": 1}
+    assert spans["difference"] == pytest.approx(0.5) and spans["ci_low"] < 0.5 < spans["ci_high"]
+    assert "Who is the source, anchoring: annotators marked the model's source words +0.500" in \
+        "\n".join(loop_statement(loop_report(annotations, tasks)))
