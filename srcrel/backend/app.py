@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from labeling.studio.interface import SPAN_LABEL, span_regions
 from srcrel.backend.store import Served, Serving
 from srcrel.backend.trainer import Trainer
 from srcrel.loop.learner import pool_frame, score_frame
@@ -38,7 +39,8 @@ FROM_NAME, TO_NAME = "label", "sentence"  # labeling/studio/interface.py: <Choic
 
 
 def predict_tasks(served: Served, tasks: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One prediction per task, in order: the most probable label and its probability."""
+    """One prediction per task, in order: the most probable label and its probability, and on a
+    sourced one the words the span tagger names as the source."""
     if not tasks:
         return []
     rows = [{**(task.get("data") or {}), "sentence_id": (task.get("data") or {}).get("sentence_id") or
@@ -47,8 +49,15 @@ def predict_tasks(served: Served, tasks: Sequence[dict[str, Any]]) -> list[dict[
     frame.index = range(len(frame))  # sentence_ids may repeat in a request; order is what counts
     scored = score_frame(served.estimator, frame, served.labels)
     best = scored.proba.argmax(axis=1)
+    sources = [[] for _ in best]  # who is the source, on the sentences predicted sourced
+    texts = [(i, str(r.get("sentence") or ""), str(r.get("lang") or "")) for i, r in enumerate(rows)
+             if served.labels[best[i]] == SPAN_LABEL]
+    if served.tagger is not None and texts:
+        for (i, text, _), found in zip(texts, served.tagger.predict([t for _, t, _ in texts], [g for *_, g in texts])):
+            sources[i] = span_regions([{"start": a, "end": b, "text": text[a:b]} for a, b in found], outside=False,
+                                      origin="prediction")
     return [{"result": [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices",
-                         "value": {"choices": [served.labels[j]]}}],
+                         "value": {"choices": [served.labels[j]]}}, *sources[i]],
              "score": round(float(scored.proba[i, j]), 6), "model_version": served.version}
             for i, j in enumerate(best)]
 

@@ -24,6 +24,7 @@ import orjson
 from srcrel_core.errors import TrainingError
 from srcrel_core.io import atomic_write
 from training.models import load_model, save_model
+from training.span_models import load_span_model
 
 __all__ = ["ModelStore", "Served", "Serving"]
 
@@ -37,6 +38,7 @@ class Served:
     version: str
     estimator: Any
     labels: tuple[str, ...]
+    tagger: Any = None  # who is the source (training/span_models.py), pre-filled on sourced predictions
 
 
 class Serving:
@@ -69,6 +71,9 @@ class ModelStore:
                                 "digits, '.', '_' or '-' only")
         return self.model_dir / f"{version}.skops"
 
+    def span_dir(self, version: str) -> Path:
+        return self.path_of(version).with_suffix(".spans")
+
     def versions(self) -> list[str]:
         return sorted(p.stem for p in self.model_dir.glob("*.skops"))
 
@@ -88,6 +93,8 @@ class ModelStore:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
+        if served.tagger is not None and not self.span_dir(served.version).is_dir():
+            served.tagger.save(self.span_dir(served.version))
         record = {"version": served.version, "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
                   "n_labels": n_labels, "labels": list(served.labels)}
         atomic_write(self.current_path, orjson.dumps(record, option=orjson.OPT_INDENT_2))
@@ -107,4 +114,6 @@ class ModelStore:
         if not path.is_file():
             raise TrainingError(f"{self.current_path} names {path.name}, which is missing: restore it, or delete "
                                 "current.json to start from no model")
-        return Served(version=version, estimator=load_model(path), labels=labels)
+        spans = self.span_dir(version)
+        return Served(version=version, estimator=load_model(path), labels=labels,
+                      tagger=load_span_model(spans) if spans.is_dir() else None)

@@ -18,7 +18,7 @@ from typing import Literal
 
 from srcrel.backend.config import BackendConfig
 from srcrel.backend.store import ModelStore, Served, Serving
-from srcrel.loop.learner import fit_baseline, model_version, pull_labels
+from srcrel.loop.learner import fit_baseline, fit_span_tagger, model_version, pull_labels
 
 __all__ = ["Trainer", "TrainerStatus", "retrain"]
 
@@ -54,7 +54,8 @@ def retrain(config: BackendConfig, store: ModelStore, serving: Serving, label_na
     estimator = fit_baseline(train, model=config.model, features=config.features, seed=config.seed)
     if estimator is None:
         return f"{len(train)} labelled sentence(s) with fewer than two labels: nothing to fit yet"
-    served = Served(version=version, estimator=estimator, labels=label_names)
+    served = Served(version=version, estimator=estimator, labels=label_names,
+                    tagger=fit_span_tagger(train, seed=config.seed))
     store.save(served, n_labels=len(train))
     serving.swap(served)
     log.info("serving %s (fitted on %d labelled sentences)", version, len(train))

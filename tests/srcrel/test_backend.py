@@ -287,3 +287,22 @@ def test_store_writes_versions_atomically_and_reloads_them(tmp_path: Path) -> No
     assert not list((tmp_path / "models").glob(".*.part"))  # no temporary file left behind
     with pytest.raises(Exception, match="safe file name"):
         store.path_of("../evil")
+
+
+def test_a_sourced_prediction_names_the_source_and_the_tagger_survives_a_restart(tmp_path: Path) -> None:
+    from sklearn.dummy import DummyClassifier
+
+    from training.span_models import RuleSpanTagger
+
+    frame = pd.DataFrame({"text": ["a", "b"], "context": ["", ""]})
+    always = DummyClassifier(strategy="constant", constant="sourced").fit(frame, ["sourced", "opinion"])
+    store = ModelStore(tmp_path / "models")
+    store.save(Served("m-r0-cccc", always, ("sourced", "opinion", "unverifiable"), tagger=RuleSpanTagger()), n_labels=2)
+    served = store.load_current()
+    assert served is not None and isinstance(served.tagger, RuleSpanTagger)  # reloaded from m-r0-cccc.spans/
+    text = "The bridge will close in May, the mayor said on Monday."
+    [prediction] = predict_tasks(served, [{"id": 1, "data": {"sentence": text, "sentence_id": "s1", "lang": "en"}}])
+    choice, *spans = prediction["result"]
+    assert choice["value"]["choices"] == ["sourced"]
+    assert [(s["type"], s["from_name"], s["value"]["text"]) for s in spans] == [("labels", "source_span", "the mayor")]
+    assert text[spans[0]["value"]["start"]:spans[0]["value"]["end"]] == "the mayor"
