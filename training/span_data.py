@@ -118,7 +118,8 @@ def _dataset_data(folder: Path) -> SpanData:
         for row in rows:
             by_article.setdefault(row["article_id"], []).append(row)
         for article_id, sentences in by_article.items():
-            text, spans, sources, bounds = "", [], [], []
+            text, spans, bounds = "", [], []
+            sources: list[Span] = []
             for row in sentences:
                 at = len(text) + (1 if text else 0)
                 text = text.ljust(at) + row["text"]

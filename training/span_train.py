@@ -99,13 +99,14 @@ def run_span_train(config: TrainConfig, *, config_tree: dict[str, Any] | None = 
         raise TrainingError(f"{config.dataset}: no train article with a source span; mark sources (sourced "
                             "sentences, key 4 on the screen) or pass an attribution JSONL with sources")
     train_sentences = span_sentences(train)
-    candidates, fitted = [], {}
+    candidates: list[dict[str, Any]] = []
+    fitted: dict[str, Any] = {}
     for kind in _candidates(span):
         with phase(f"fitting the {kind} span tagger on {len(train_sentences)} sentences"):
             fit_started = time.perf_counter()
             model = _build(kind, span, config.seed).fit(train_sentences, span_sentences(validation) or None)
             seconds = time.perf_counter() - fit_started
-        row = {"model": kind, "train_seconds": round(seconds, 1)}
+        row: dict[str, Any] = {"model": kind, "train_seconds": round(seconds, 1)}
         if validation:
             row["validation"] = score_articles(model, validation, n_boot=0)
         candidates.append(row)

@@ -68,7 +68,8 @@ def handed_task(task: dict[str, Any]) -> HandedTask:
     """The label stream's JSON for one task -> a HandedTask (the last choice prediction is the one
     the labeling screen pre-fills)."""
     data = task.get("data") or {}
-    shown, spans = None, ()
+    shown: tuple[int, str] | None = None
+    spans: tuple[dict[str, Any], ...] = ()
     for prediction in task.get("predictions") or []:
         for region in prediction.get("result") or []:
             value = region.get("value") or {}

@@ -49,7 +49,7 @@ def predict_tasks(served: Served, tasks: Sequence[dict[str, Any]]) -> list[dict[
     frame.index = range(len(frame))  # sentence_ids may repeat in a request; order is what counts
     scored = score_frame(served.estimator, frame, served.labels)
     best = scored.proba.argmax(axis=1)
-    sources = [[] for _ in best]  # who is the source, on the sentences predicted sourced
+    sources: list[list[dict[str, Any]]] = [[] for _ in best]  # who is the source, on the sentences predicted sourced
     texts = [(i, str(r.get("sentence") or ""), str(r.get("lang") or "")) for i, r in enumerate(rows)
              if served.labels[best[i]] == SPAN_LABEL]
     if served.tagger is not None and texts:
