@@ -197,7 +197,7 @@ class SpanConfig:
     epochs: int = 2
     learning_rate: float = 5e-5
     batch_size: int = 16
-    negative_share: float = 0.3  # of the sentences without a source, the share e5 trains on (seeded)
+    negative_share: float = 0.15  # of the sentences without a source, the share e5 trains on (seeded)
 
 
 @dataclass
