@@ -39,11 +39,12 @@ def make_rows(n_articles: int = 12, per_label: int = 2) -> list[dict]:
                              "prev_text": "Le contexte précède." if k else "", "next_text": "Puis la suite.",
                              "lang": lang, "label": LABELS.index(label), "label_source": "majority",
                              "soft_label": [float(i == LABELS.index(label)) for i in range(3)],
-                             "annotations": [{"worker": "w1", "label": label, "lead_time": 3.0, "origin": "human"}],
+                             "annotations": [{"worker": "w1", "label": label, "lead_time": 3.0, "origin": "human",
+                                              "source_spans": [], "source_outside": False}],
                              "agreement": 1.0,
                              # the loop's columns: every third sentence is in the audit sample
                              "round": a % 3, "audit": k % 3 == 0, "strategy": "audit" if k % 3 == 0 else "random",
-                             "prefilled": False, "model_label": ""})
+                             "prefilled": False, "model_label": "", "source_span": [], "source_outside": False})
                 k += 1
     return rows
 
