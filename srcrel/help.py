@@ -46,6 +46,8 @@ def _comments(cls: type) -> dict[str, str]:
 def _value(value: Any) -> str:
     if isinstance(value, Enum):
         return str(value.value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
     if value is None:
         return "null"
     if value == "???":

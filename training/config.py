@@ -182,6 +182,7 @@ class EvalOptions:
 class SpanConfig:
     """task=source_span: the span tagger and how the default one is chosen (before any test figure)."""
 
+    # auto: every candidate below, the one best on validation kept; or one tagger: rules, crf, e5
     model: SpanModel = SpanModel.auto
     # model=auto trains each of these on train and keeps the best on validation by select_on; ties
     # go to the earlier (simpler) one. e5 joins when `pretrained` is set.
