@@ -29,6 +29,7 @@ WORDS: dict[str, dict[str, str]] = {
         "heading": "Label of the highlighted sentence",
         "keys": "Keys",
         "span_key": "source mention (after choosing {label})",
+        "outside_key": "source outside the sentence",
         "unsure": "unsure",
         "submit": "Ctrl+Enter submit",
         "start": "(start of the article)",
@@ -44,6 +45,7 @@ WORDS: dict[str, dict[str, str]] = {
         "heading": "Étiquette de la phrase surlignée",
         "keys": "Touches",
         "span_key": "mention de la source (après avoir choisi {label})",
+        "outside_key": "source hors de la phrase",
         "unsure": "incertain",
         "submit": "Ctrl+Entrée valider",
         "start": "(début de l'article)",
@@ -79,6 +81,7 @@ def _lines(label_set: LabelSet, lang: str) -> dict[str, str]:
     keys = [f"{label.hotkey} {label.name}" for label in label_set.labels if label.hotkey]
     if "sourced" in label_set.names:
         keys.append(f"{SPAN_HOTKEY} {words['span_key'].format(label='sourced')}")
+        keys.append(f"{OUTSIDE_HOTKEY} {words['outside_key']}")
     keys += [f"{UNSURE_HOTKEY} {words['unsure']}", words["submit"]]
     fields["ui_keys"] = f"{words['keys']}{colon}{' · '.join(keys)}"
     return fields

@@ -26,7 +26,7 @@ def test_config_has_context_required_choice_span_unsure_and_comment() -> None:
                        "$ui_label_opinion", "$ui_label_unverifiable", "$ui_keys"]
     [row] = screen_fields([{"sentence": "x", "lang": "en"}], load_label_set("default"), "auto")
     assert row["ui_keys"] == ("Keys: 1 sourced · 2 opinion · 3 unverifiable · 4 source mention (after choosing "
-                              "sourced) · 5 unsure · Ctrl+Enter submit")
+                              "sourced) · 6 source outside the sentence · 5 unsure · Ctrl+Enter submit")
     assert row["ui_label_sourced"].startswith("[1] sourced: The claim is attributed")  # on screen, not a tooltip
     label = next(el for el in root.iter("Choices") if el.get("name") == "label")
     assert (label.get("required"), label.get("choice")) == ("true", "single-radio")
