@@ -53,13 +53,14 @@ demo: install studio-install $(if $(DEMO_FINETUNE),finetune-install)
 test: install finetune-install studio-install browser-install postgres-install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder
 
-bench: install studio-install postgres-install
+bench: install finetune-install studio-install postgres-install
 	$(BIN)/python benchmarks/ingest_benchmark.py
 	$(BIN)/python benchmarks/push_benchmark.py
 	$(BIN)/python benchmarks/annotator_load.py
 	$(BIN)/python benchmarks/backend_predict.py
 	$(BIN)/python benchmarks/active_learning.py
 	$(BIN)/python benchmarks/gateway_abuse.py
+	$(BIN)/python benchmarks/source_spans.py
 
 lint: install
 	$(BIN)/python -m ruff check srcrel srcrel_core labeling training tests benchmarks
