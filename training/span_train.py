@@ -129,6 +129,8 @@ def run_span_train(config: TrainConfig, *, config_tree: dict[str, Any] | None = 
         "split_note": "" if test else f"the data has no test split: these figures are on {scored_split}, "
                                       "where the model was chosen (optimistic)",
         "human_ceiling": HUMAN_CEILING,
+        "encoders": [{"name": model.pretrained, "kind": "fine-tuned", "sha256": model.pretrained_sha256}]
+        if best["model"] == "e5" else [],
         "selection": {"rule": f"span.model={span.model}: highest validation {key}, ties to the simpler "
                               f"({' < '.join(_ORDER)}); fixed in the config before any test figure",
                       "candidates": candidates, "chosen": best["model"]},
@@ -162,6 +164,7 @@ def _card(metrics: dict[str, Any]) -> str:
         (f"- human ceiling (PolNeAR, same measure): {HUMAN_CEILING['source_f1_exact']} / "
         f"{HUMAN_CEILING['source_f1_token']}"), *([f"- {metrics['split_note']}"] if metrics["split_note"] else []), "",
         f"Chosen by: {metrics['selection']['rule']}.", "",
+        *[f"Encoder: `{e['name']}`, files sha256 `{e['sha256']}`.\n" for e in metrics["encoders"]],
         "| candidate | validation exact F1 | validation token F1 | train s |", "|---|---|---|---|", *rows, ""])
 
 

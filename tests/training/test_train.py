@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FAKE_KEY = "lsk-FAKE-0123456789abcdef-secret"
 TOP_KEYS = ["metrics_version", "model", "split", "labels", "n", "macro_f1", "macro_f1_ci", "accuracy",
             "accuracy_ci", "ci_level", "per_class", "confusion_matrix", "per_language", "ece", "brier", "validation",
-            "cv", "learning_curve", "learning_curve_verdict", "timing", "data", "provenance", "seeds"]
+            "cv", "learning_curve", "learning_curve_verdict", "timing", "data", "provenance", "seeds", "encoders"]
 
 
 def srcrel(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -48,6 +48,7 @@ def test_train_writes_every_output(trained_run):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics) == TOP_KEYS
+    assert metrics["encoders"] == []  # TF-IDF runs no encoder
     assert 0 <= metrics["macro_f1"] <= 1 and metrics["macro_f1_ci"][0] <= metrics["macro_f1"]
     assert metrics["cv"]["n_folds"] == 5 and metrics["learning_curve"]
     prov = metrics["provenance"]

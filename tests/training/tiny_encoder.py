@@ -32,3 +32,24 @@ def write_tiny_encoder(directory: Path, sentences: Iterable[str], *, hidden: int
     BertModel(config).save_pretrained(directory)
     fast.save_pretrained(directory)
     return directory
+
+
+def write_tiny_sentence_transformer(directory: Path, sentences: Iterable[str], *, seed: int = 0,
+                                    prompts: dict[str, str] | None = None, default_prompt: str | None = None) -> Path:
+    """The tiny BERT above behind sentence-transformers' mean pooling, saved as a sentence-transformers
+    folder (modules.json, 1_Pooling/, config_sentence_transformers.json): a `features.encoder` offline."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+
+    bert = write_tiny_encoder(directory.parent / f"{directory.name}-bert", sentences)
+    torch.manual_seed(seed)
+    word = Transformer(str(bert), max_seq_length=64)
+    if seed:  # another seed: other weights, same architecture and tokenizer
+        for p in word.auto_model.parameters():
+            torch.nn.init.normal_(p, std=0.05)
+    pooling = Pooling(word.get_embedding_dimension(), pooling_mode="mean")
+    model = SentenceTransformer(modules=[word, pooling], prompts=prompts, default_prompt_name=default_prompt,
+                                device="cpu")
+    model.save(str(directory))
+    return directory
