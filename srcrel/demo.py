@@ -224,6 +224,10 @@ def _train_baselines(out: Path, models: list[str], *, encoder_dir: str) -> None:
         table.add_row(row.model, fmt(row.validation_macro_f1), f"{row.macro_f1:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}]",
                       fmt(row.accuracy), fmt(row.cv_macro_f1), "yes" if row.selected else "")
     console.print(table)
+    encoders = sorted({e for cell in report.table["encoder"].dropna() for e in str(cell).split("; ")})
+    if encoders:
+        console.print(f"encoders (name and files sha256, in each run's metrics.json and card): {', '.join(encoders)}; "
+                      f"any sentence-transformers model: features.encoder=DIR|HUB_ID (README: Any encoder)")
     console.print(f"The demo test split is small: read the intervals, not the point estimates.\n"
                   f"report: {report.markdown.resolve()} (and .csv, .png); runs: {(out / 'runs').resolve()}/<model>/")
 

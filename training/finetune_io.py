@@ -63,8 +63,10 @@ def load_finetuned(directory: Path, *, device: str = "auto") -> FineTunedClassif
     runs = [SeedRun(**{**r, "epoch_validation_macro_f1": tuple(r["epoch_validation_macro_f1"])})
             for r in settings["seeds"]]
     served = [r for r in runs if r.seed in settings["served_seeds"]]
+    # the precision it was trained and scored in: fp16 (a GPU without bf16) is what bf16=null picks there again
+    bf16 = None if settings.get("precision") == "fp16" else settings["bf16"]
     model = FineTunedClassifier(**{name: settings[name] for name in _PARAMS if name in settings},
-                                seeds=tuple(r.seed for r in served), bf16=settings["bf16"], device=device)
+                                seeds=tuple(r.seed for r in served), bf16=bf16, device=device)
     torch, transformers = model._runtime()
     from safetensors.torch import load_file
 

@@ -67,6 +67,8 @@ def collect_runs(pattern: str) -> pd.DataFrame:
         settings = _settings(path.parent / "provenance.json")
         rows.append({
             "run": str(path.parent), "model": m["model"], **settings,
+            # which encoder, by name and the start of its files' sha256 (runs of a sweep over encoders differ here)
+            "encoder": "; ".join(f"{e['name']} ({str(e['sha256'])[:12]})" for e in m.get("encoders") or []) or None,
             "validation_macro_f1": validation.get("macro_f1"), "cv_macro_f1": cv.get("macro_f1_mean"),
             "macro_f1": m["macro_f1"], "ci_low": m["macro_f1_ci"][0], "ci_high": m["macro_f1_ci"][1],
             "accuracy": m["accuracy"], "ece": m.get("ece"), "n_test": m["n"],
@@ -124,13 +126,14 @@ def _spread(row) -> str:
 
 
 def _markdown(table: pd.DataFrame) -> str:
-    lines = [("| dataset | rank | run | model | features | C | validation macro-F1 | CV macro-F1 | "
+    lines = [("| dataset | rank | run | model | features | encoder | C | validation macro-F1 | CV macro-F1 | "
               "test macro-F1 (bootstrap CI) | seeds: test mean ± sd | accuracy | ECE | fit s | selected |"),
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda v: "" if v is None or pd.isna(v) else f"{v:.3f}"
     for r in table.itertuples():
         tie = " (tie)" if r.tied else ""
-        lines.append(f"| {r.dataset} | {r.rank}{tie} | {r.run} | {r.model} | {r.features or ''} | {'' if r.C is None else r.C} | "
+        lines.append(f"| {r.dataset} | {r.rank}{tie} | {r.run} | {r.model} | {r.features or ''} | {r.encoder or ''} | "
+                     f"{'' if r.C is None else r.C} | "
                      f"{fmt(r.validation_macro_f1)} | {fmt(r.cv_macro_f1)} | "
                      f"{r.macro_f1:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | {_spread(r)} | {r.accuracy:.3f} | "
                      f"{fmt(r.ece)} | {fmt(r.fit_seconds)} | {'**yes**' if r.selected else ''} |")

@@ -89,12 +89,16 @@ def test_a_sentence_transformers_folder_encodes_with_its_prompts(st_dir):
 
 def test_the_model_default_prompt_applies_unless_one_is_given(st_dir, tmp_path):
     from tests.training.tiny_encoder import write_tiny_sentence_transformer
-    from training.sentence_encoders import resolve_encoder
+    from training.sentence_encoders import encode_batch, resolve_encoder
 
     with_default = write_tiny_sentence_transformer(tmp_path / "default", TEXTS, prompts={"query": "query: "},
                                                    default_prompt="query")
-    assert resolve_encoder(str(with_default)).prompt == "query: "
-    assert resolve_encoder(str(with_default), prompt="").prompt == ""
+    default, none = resolve_encoder(str(with_default)), resolve_encoder(str(with_default), prompt="")
+    assert (default.prompt, none.prompt) == ("query: ", "")
+    # "" really puts nothing: the model's default prompt is not slipped in behind it
+    by_default = encode_batch(default, TEXTS)
+    np.testing.assert_allclose(encode_batch(none, [f"query: {t}" for t in TEXTS]), by_default, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(encode_batch(none, TEXTS), by_default)
 
 
 def test_the_cache_keys_on_weights_and_prompt_not_on_the_name(st_dir, other_weights, tmp_path, monkeypatch):
@@ -135,6 +139,12 @@ def test_train_and_evaluate_with_a_folder_encoder_name_it_and_its_hash(st_dir, o
     card = (tmp_path / "run" / "model_card.md").read_text()
     assert "## Encoder" in card and record["sha256"] in card and str(encoder) in card
     assert list((tmp_path / ".srcrel" / "cache" / "embeddings").glob(f"{record['sha256'][:16]}-*-float32/*.npz"))
+    from training.config import ReportConfig
+    from training.report import run_report
+
+    report = run_report(ReportConfig(runs=str(tmp_path / "run"), output=str(tmp_path / "report")))
+    assert report.table["encoder"].tolist() == [f"{encoder} ({record['sha256'][:12]})"]
+    assert f"{encoder} ({record['sha256'][:12]})" in report.markdown.read_text()
 
     scored = _srcrel("evaluate", "run_dir=run", f"data={data_dir}", "output_dir=ev", "plots=false", cwd=tmp_path)
     assert scored.returncode == 0, scored.stderr[-2000:]
