@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from srcrel_core.errors import InputError
+from srcrel_core.io import jsonl_rows
 from srcrel_core.spans import Span, to_span
 
 __all__ = ["ROLES", "Attribution", "AttributionDoc", "read_attributions", "write_attributions"]
@@ -71,29 +72,23 @@ def read_attributions(path: str | Path) -> list[AttributionDoc]:
     if not path.is_file():
         raise InputError(f"attribution file {path} not found; pass a JSONL with one article per line")
     docs = []
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise _fail(path, number, f"not JSON ({exc})") from exc
-            if not isinstance(record, dict):
-                raise _fail(path, number, "not a JSON object")
-            text, article, found = record.get("text"), record.get("article"), record.get("attributions")
-            if not isinstance(text, str) or not text or article in (None, "") or not isinstance(found, list):
-                raise _fail(path, number, "needs a non-empty `text`, an `article` id and an `attributions` list")
-            attributions = []
-            for i, item in enumerate(found):
-                if not isinstance(item, dict):
-                    raise _fail(path, number, f"attribution {i} is not an object")
-                attributions.append(Attribution(**{role: _role(path, number, text, item.get(role, []),
-                                                               f"attribution {i} {role}") for role in ROLES}))
-            extra = {k: v for k, v in record.items()
-                     if k not in ("article", "text", "attributions", "annotator", "compartment")}
-            docs.append(AttributionDoc(str(article), text, tuple(attributions), str(record.get("annotator") or ""),
-                                       str(record.get("compartment") or ""), extra))
+    for number, record in jsonl_rows(path, shape="one article object", fix="one article per line (article, "
+                                     "text, attributions)"):
+        if not isinstance(record, dict):
+            raise _fail(path, number, "not a JSON object")
+        text, article, found = record.get("text"), record.get("article"), record.get("attributions")
+        if not isinstance(text, str) or not text or article in (None, "") or not isinstance(found, list):
+            raise _fail(path, number, "needs a non-empty `text`, an `article` id and an `attributions` list")
+        attributions = []
+        for i, item in enumerate(found):
+            if not isinstance(item, dict):
+                raise _fail(path, number, f"attribution {i} is not an object")
+            attributions.append(Attribution(**{role: _role(path, number, text, item.get(role, []),
+                                                           f"attribution {i} {role}") for role in ROLES}))
+        extra = {k: v for k, v in record.items()
+                 if k not in ("article", "text", "attributions", "annotator", "compartment")}
+        docs.append(AttributionDoc(str(article), text, tuple(attributions), str(record.get("annotator") or ""),
+                                   str(record.get("compartment") or ""), extra))
     if not docs:
         raise InputError(f"attribution file {path} has no line; pass a JSONL with one article per line")
     return docs

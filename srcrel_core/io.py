@@ -28,7 +28,8 @@ def _read_umask() -> int:
 
 _UMASK = _read_umask()
 
-__all__ = ["LabelRecord", "atomic_stream", "atomic_write", "check_output_folder", "output_folder", "read_label_records", "staged_output",
+__all__ = ["LabelRecord", "atomic_stream", "atomic_write", "check_output_folder", "jsonl_rows", "output_folder",
+           "read_label_records", "staged_output",
            "write_private_file"]
 
 
@@ -167,20 +168,21 @@ def read_label_records(path: str | Path, *, label_names: Sequence[str], what: st
     return records
 
 
-def _rows(path: Path, *, shape: str, fix: str) -> Iterator[tuple[int, object]]:
+def _text(path: Path) -> str:
     try:
-        raw = path.read_bytes().decode("utf-8-sig")
+        return path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise InputError(f"{path}:{line}: not UTF-8 text: save the file as UTF-8") from exc
-    if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(raw.splitlines(keepends=True), strict=True)
-        try:
-            for row in reader:
-                yield reader.line_num, row
-        except csv.Error as exc:
-            raise InputError(f"{path}:{reader.line_num}: not valid CSV ({exc}): {fix}") from exc
-        return
+
+
+def jsonl_rows(path: Path, *, shape: str, fix: str) -> Iterator[tuple[int, object]]:
+    """(line number, parsed value) of each non-blank line of a JSONL file; a line that is not UTF-8 or
+    not JSON fails in one line naming path:line, the `shape` expected per line and the `fix`."""
+    yield from _json_lines(path, _text(path), shape=shape, fix=fix)
+
+
+def _json_lines(path: Path, raw: str, *, shape: str, fix: str) -> Iterator[tuple[int, object]]:
     for line, text in enumerate(raw.split("\n"), start=1):  # not splitlines: U+2028 may sit in a string
         if not text.strip():
             continue
@@ -189,3 +191,16 @@ def _rows(path: Path, *, shape: str, fix: str) -> Iterator[tuple[int, object]]:
         except orjson.JSONDecodeError as exc:
             raise InputError(f"{path}:{line}: not JSON ({str(exc).split(':')[0]}); expected {shape} per "
                              f"line: {fix}") from exc
+
+
+def _rows(path: Path, *, shape: str, fix: str) -> Iterator[tuple[int, object]]:
+    raw = _text(path)
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(raw.splitlines(keepends=True), strict=True)
+        try:
+            for row in reader:
+                yield reader.line_num, row
+        except csv.Error as exc:
+            raise InputError(f"{path}:{reader.line_num}: not valid CSV ({exc}): {fix}") from exc
+        return
+    yield from _json_lines(path, raw, shape=shape, fix=fix)

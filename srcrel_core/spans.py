@@ -25,11 +25,24 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-__all__ = ["Span", "SpanCounts", "bootstrap_span_ci", "count_spans", "pairwise_span_f1", "source_tokens",
+__all__ = ["Span", "SpanCounts", "bootstrap_span_ci", "count_spans", "pairwise_span_f1", "place_sentences", "source_tokens",
            "to_span"]
 
 Span = tuple[tuple[int, int], ...]
 WORD = re.compile(r"\w+")
+
+
+def place_sentences(texts: Sequence[str], starts: Sequence[int | None] | None = None) -> tuple[str, list[int]]:
+    """An article's text rebuilt from its sentences, in order: each at its `starts` offset when it has
+    one past the text so far (the gap filled with spaces), else one space after the previous one.
+    Returns the text and each sentence's offset in it."""
+    text, offsets = "", []
+    for k, sentence in enumerate(texts):
+        start = starts[k] if starts is not None else None
+        at = start if start is not None and start >= len(text) else len(text) + (1 if text else 0)
+        text = text.ljust(at) + sentence
+        offsets.append(at)
+    return text, offsets
 
 
 def to_span(fragments: Iterable[Sequence[int]]) -> Span:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from srcrel_core.attributions import read_attributions
 from srcrel_core.errors import InputError
-from srcrel_core.spans import Span
+from srcrel_core.spans import Span, place_sentences
 
 __all__ = ["SpanArticle", "SpanData", "load_span_data"]
 
@@ -118,15 +118,10 @@ def _dataset_data(folder: Path) -> SpanData:
         for row in rows:
             by_article.setdefault(row["article_id"], []).append(row)
         for article_id, sentences in by_article.items():
-            text, spans, bounds = "", [], []
-            sources: list[Span] = []
-            for row in sentences:
-                at = len(text) + (1 if text else 0)
-                text = text.ljust(at) + row["text"]
-                bounds.append((at, at + len(row["text"])))
-                mine = [(s["start"], s["end"]) for s in row["source_span"]]
-                spans.append(mine)
-                sources += [((at + s, at + e),) for s, e in mine]
+            text, offsets = place_sentences([row["text"] for row in sentences])
+            bounds = [(at, at + len(row["text"])) for at, row in zip(offsets, sentences, strict=True)]
+            spans = [[(s["start"], s["end"]) for s in row["source_span"]] for row in sentences]
+            sources: list[Span] = [((at + s, at + e),) for at, mine in zip(offsets, spans, strict=True) for s, e in mine]
             counts["sources"] += len(sources)
             articles.append(SpanArticle(article_id, split, text, sentences[0]["lang"] or "en", sources, bounds, spans))
     counts["articles"] = len(articles)

@@ -165,9 +165,7 @@ class E5SpanTagger:
         params = [p for p in model.parameters() if p.requires_grad]
         optimiser = torch.optim.AdamW(params, lr=self.learning_rate, weight_decay=0.01)
         steps = self.epochs * math.ceil(len(ids) / self.batch_size)
-        warmup = max(1, steps // 10)
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimiser, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
+        schedule = import_torch()[1].get_linear_schedule_with_warmup(optimiser, max(1, steps // 10), steps)
         lengths = [len(i) for i in ids]
         self.epoch_scores, self.epoch, best_state = [], self.epochs, None
         for epoch in range(1, self.epochs + 1):

@@ -70,16 +70,12 @@ def read_spans(annotations: pd.DataFrame, texts: pd.Series, *, sourced: str = "s
         for span in row.source_spans:
             read += 1
             start, end = int(span.get("start", -1)), int(span.get("end", -1))
-            reason = None
-            if str(row.label) != sourced:
-                reason = "not_sourced"
-            elif not 0 <= start < end <= len(text) or _trim(text, start, end)[0] == _trim(text, start, end)[1]:
-                reason = "outside_text"
+            a, b = _trim(text, start, end) if 0 <= start < end <= len(text) else (0, 0)
+            reason = "not_sourced" if str(row.label) != sourced else "outside_text" if a == b else None
             if reason:
                 dropped.append((row.annotation_id, row.task, row.worker, start, end, reason))
                 continue
-            start, end = _trim(text, start, end)
-            kept.append((row.annotation_id, row.task, row.worker, start, end, text[start:end]))
+            kept.append((row.annotation_id, row.task, row.worker, a, b, text[a:b]))
     return SourceSpans(
         pd.DataFrame(kept, columns=["annotation_id", "task", "worker", "start", "end", "text"]),
         pd.DataFrame(dropped, columns=["annotation_id", "task", "worker", "start", "end", "reason"]), read)

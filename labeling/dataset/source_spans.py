@@ -13,6 +13,7 @@ import pandas as pd
 
 from labeling.annotations.spans import SourceSpans, aggregate_spans, read_spans, span_agreement
 from srcrel_core.attributions import Attribution, AttributionDoc, write_attributions
+from srcrel_core.spans import place_sentences
 
 __all__ = ["SpanBuild", "build_spans", "span_items", "write_dataset_attributions"]
 
@@ -64,12 +65,10 @@ def write_dataset_attributions(path: Path, items: pd.DataFrame) -> int:
     for article, group in items.groupby("article_id", sort=True):
         group = group.sort_values("sentence_id", kind="stable")
         starts = pd.to_numeric(group["char_start"], errors="coerce") if "char_start" in group else None
-        text, attributions = "", []
         ordered = group.assign(at_=starts).sort_values("at_", kind="stable") if starts is not None else group
-        for row in ordered.itertuples(index=False):
-            at = int(row.at_) if starts is not None and not pd.isna(row.at_) and row.at_ >= len(text) else \
-                len(text) + (1 if text else 0)
-            text = text.ljust(at) + str(row.text)
-            attributions += [Attribution(source=((at + s["start"], at + s["end"]),)) for s in row.source_span]
+        at = [None if pd.isna(v) else int(v) for v in ordered["at_"]] if starts is not None else None
+        text, offsets = place_sentences([str(t) for t in ordered["text"]], at)
+        attributions = [Attribution(source=((o + s["start"], o + s["end"]),))
+                        for o, spans in zip(offsets, ordered["source_span"], strict=True) for s in spans]
         docs.append(AttributionDoc(str(article), text, tuple(attributions), annotator="srcrel-consensus"))
     return write_attributions(path, docs)

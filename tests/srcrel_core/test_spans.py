@@ -64,3 +64,9 @@ def test_attribution_file_round_trips_and_bad_lines_fail_in_one_line(tmp_path: P
         with pytest.raises(InputError, match=message) as err:
             read_attributions(path)
         assert "\n" not in str(err.value)
+    for raw, message in ((b'{"article": "a2", "text": "x",', r"in\.jsonl:2: not JSON"),
+                         (b"\xff\xfe", r"in\.jsonl:2: not UTF-8")):
+        path.write_bytes(json.dumps(good).encode() + b"\n" + raw + b"\n")
+        with pytest.raises(InputError, match=message) as err:
+            read_attributions(path)
+        assert "\n" not in str(err.value)
