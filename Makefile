@@ -61,6 +61,7 @@ bench: install finetune-install studio-install postgres-install
 	$(BIN)/python benchmarks/active_learning.py
 	$(BIN)/python benchmarks/gateway_abuse.py
 	$(BIN)/python benchmarks/source_spans.py
+	$(BIN)/python benchmarks/encoder_footprint.py
 
 lint: install
 	$(BIN)/python -m ruff check srcrel srcrel_core labeling training tests benchmarks
