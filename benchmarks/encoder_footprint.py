@@ -37,7 +37,7 @@ VOCAB, BATCH, TOKENS = 250_002, 16, 96
 CHECKTHAT_EN = ROOT / ".." / "shared" / "data" / "checkthat2025" / "english" / "train_en.tsv"
 
 
-def _config(shape: str):  # noqa: ANN202 - transformers is imported in the child only
+def _config(shape: str):
     from transformers import XLMRobertaConfig
 
     return XLMRobertaConfig(vocab_size=VOCAB, max_position_embeddings=514, type_vocab_size=1, **SHAPES[shape])

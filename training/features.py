@@ -143,17 +143,19 @@ def encode_texts(texts: list[str], *, encoder: EncoderSpec, cache_dir: str | Non
     folder = Path(cache_dir) / key if cache_dir else None
     if folder is not None and folder.is_dir():
         _read_shards(folder, key)
-    todo = {k: t for k, t in zip(keys, texts) if (key, k) not in _VECTORS}
+    found = {k: _VECTORS[(key, k)] for k in keys if (key, k) in _VECTORS}
+    todo = {k: t for k, t in zip(keys, texts) if k not in found}
     if todo:
         order = sorted(todo, key=lambda k: len(todo[k]))
         vectors = encode_batch(encoder, [todo[k] for k in order])
-        if len(_VECTORS) + len(order) > _MAX_CACHED:
+        found.update(zip(order, vectors))
+        if len(_VECTORS) + len(order) > _MAX_CACHED:  # the process cache starts over; this call has its vectors
             _VECTORS.clear()
             _LOADED_SHARDS.clear()
         _VECTORS.update({(key, k): v for k, v in zip(order, vectors)})
         if folder is not None:
             _write_shard(folder, encoder, order, vectors)
-    return np.stack([_VECTORS[(key, k)] for k in keys]).astype(np.float64)
+    return np.stack([found[k] for k in keys]).astype(np.float64)
 
 
 class SentenceEmbeddings(TransformerMixin, BaseEstimator):

@@ -130,11 +130,13 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
 
     def _network(self, torch: Any, transformers: Any, source: str) -> Any:
         try:
+            # fp32 master weights whatever the checkpoint stores (many hub models are saved in bf16 or
+            # fp16): autocast computes in low precision, the optimizer updates fp32
             if self.pooling == "cls":
                 parts = {"encoder": transformers.AutoModelForSequenceClassification.from_pretrained(
-                    source, num_labels=len(self.classes_))}
+                    source, num_labels=len(self.classes_), dtype=torch.float32)}
             else:
-                encoder = transformers.AutoModel.from_pretrained(source)
+                encoder = transformers.AutoModel.from_pretrained(source, dtype=torch.float32)
                 parts = {"encoder": encoder,
                          "head": torch.nn.Linear(encoder.config.hidden_size, len(self.classes_))}
         except (OSError, ValueError) as exc:
@@ -189,7 +191,8 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         optimiser = torch.optim.AdamW(params, lr=self.lr, weight_decay=0.01)
         batches = math.ceil(len(ids) / self.batch_size)
         steps = self.epochs * math.ceil(batches / self.grad_accumulation)
-        schedule = transformers.get_linear_schedule_with_warmup(optimiser, max(1, steps // 10), steps)
+        # a tenth of the updates warm up (none in a run under 10 updates: its first one would have lr 0)
+        schedule = transformers.get_linear_schedule_with_warmup(optimiser, steps // 10, steps)
         scaler = grad_scaler(torch, self.device_, self.precision_)
         order = torch.Generator().manual_seed(seed)
         scores: list[float] = []
@@ -206,11 +209,13 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
                     continue
                 scaler.unscale_(optimiser)
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
+                scale = scaler.get_scale()
                 scaler.step(optimiser)
                 scaler.update()
                 optimiser.zero_grad()
-                schedule.step()
-                updates += 1
+                if scaler.get_scale() >= scale:  # fp16: a lowered scale means inf gradients, no update made
+                    schedule.step()
+                    updates += 1
             if held is None:
                 continue
             pred = self.classes_[self._proba(torch, net, held[0]).argmax(axis=1)]

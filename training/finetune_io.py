@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from srcrel_core.errors import TrainingError
-from training.finetune import FineTunedClassifier, SeedRun, import_torch
+from training.finetune import FineTunedClassifier, SeedRun
+from training.torch_runtime import bf16_supported, import_torch, pick_device
 
 __all__ = ["SETTINGS_FILE", "load_finetuned", "save_finetuned"]
 
@@ -63,8 +64,12 @@ def load_finetuned(directory: Path, *, device: str = "auto") -> FineTunedClassif
     runs = [SeedRun(**{**r, "epoch_validation_macro_f1": tuple(r["epoch_validation_macro_f1"])})
             for r in settings["seeds"]]
     served = [r for r in runs if r.seed in settings["served_seeds"]]
-    # the precision it was trained and scored in: fp16 (a GPU without bf16) is what bf16=null picks there again
-    bf16 = None if settings.get("precision") == "fp16" else settings["bf16"]
+    # the precision it was trained and scored in, as a preference: bf16 where this device has it (a CPU
+    # always runs it), else what bf16=null picks here (fp16 on a GPU without bf16, as in training there)
+    torch, _ = import_torch()
+    bf16 = settings["bf16"] if settings.get("precision") != "fp16" else None
+    if bf16 and pick_device(torch, device) == "cuda" and not bf16_supported(torch, "cuda"):
+        bf16 = None
     model = FineTunedClassifier(**{name: settings[name] for name in _PARAMS if name in settings},
                                 seeds=tuple(r.seed for r in served), bf16=bf16, device=device)
     torch, transformers = model._runtime()

