@@ -84,6 +84,15 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.grad_accumulation = grad_accumulation
 
+    @property
+    def encoder_record_(self) -> dict[str, Any] | None:
+        """The pretrained encoder as metrics.json `encoders` lists it (sentence_encoders.encoders_of)."""
+        sha256 = getattr(self, "pretrained_sha256_", None)
+        if not sha256:
+            return None
+        return {"name": self.pretrained, "kind": "fine-tuned", "sha256": sha256, "prompt": self.text_prefix,
+                "dtype": getattr(self, "precision_", None), "device": getattr(self, "device_", None)}
+
     # -- set-up shared by fit and finetune_io.load_finetuned ------------------------------------
     def _runtime(self) -> tuple[Any, Any]:
         torch, transformers = import_torch()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from srcrel_core.errors import ConfigError
 
-__all__ = ["folder_sha256", "is_path_like", "resolve_model"]
+__all__ = ["file_sha256", "folder_sha256", "is_path_like", "resolve_model"]
 
 # what a transformers or sentence-transformers model needs to load (subfolders too: ST's 1_Pooling/...;
 # a module's PyTorch weights when it ships no safetensors, as some 2_Dense/ do)
@@ -82,6 +82,8 @@ def folder_sha256(folder: Path) -> str:
     not change it. A hub-cache file that links to an LFS blob is named by its content's sha256: that
     name stands for reading it."""
     files = [p for p in sorted(folder.rglob("*")) if p.is_file() and _hashed(p.relative_to(folder))]
+    with_safetensors = {p.parent for p in files if p.suffix == ".safetensors"}
+    files = [p for p in files if p.suffix != ".bin" or p.parent not in with_safetensors]  # safetensors load first
     stamp = tuple((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
     return _hash(folder, stamp)
 
@@ -101,21 +103,15 @@ def _hashed(relative: Path) -> bool:
 def _hash(folder: Path, stamp: tuple[tuple[str, int, int], ...]) -> str:
     """Hashed once per process for the same files, sizes and modification times."""
     outer = hashlib.sha256()
-    names = {relative for relative, _, _ in stamp}
     for relative, _, _ in stamp:
-        if relative.endswith(".bin") and any(n.endswith(".safetensors") and Path(n).parent == Path(relative).parent
-                                             for n in names):
-            continue  # safetensors are what loads where both are
-        outer.update(f"{relative}\0{_file_sha256(folder / relative)}\n".encode())
+        outer.update(f"{relative}\0{file_sha256(folder / relative)}\n".encode())
     return outer.hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's content (hex); a hub-cache link to an LFS blob is not read: its name is it."""
     target = path.resolve()
     if path.is_symlink() and target.parent.name == "blobs" and len(target.name) == 64:
-        return target.name  # an LFS blob of the hub cache: named by the sha256 of its content
-    inner = hashlib.sha256()
+        return target.name
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            inner.update(block)
-    return inner.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()

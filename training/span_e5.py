@@ -147,10 +147,11 @@ class E5SpanTagger:
 
     def _fit(self, train: list[Sentence], validation: list[Sentence] | None) -> E5SpanTagger:
         started = time.perf_counter()
-        import_torch()[0].manual_seed(self.seed)  # before the head's random initialisation
+        torch, transformers = import_torch()
+        torch.manual_seed(self.seed)  # before the head's random initialisation
         folder = resolve_model(self.pretrained, setting="span.pretrained")
         self.pretrained_sha256 = folder_sha256(folder)
-        torch = self._load(str(folder))
+        self._load(str(folder))
         rng = random.Random(self.seed)
         kept = [(t, s) for t, s in train if s or rng.random() < self.negative_share]
         if not any(s for _, s in kept):
@@ -165,7 +166,7 @@ class E5SpanTagger:
         params = [p for p in model.parameters() if p.requires_grad]
         optimiser = torch.optim.AdamW(params, lr=self.learning_rate, weight_decay=0.01)
         steps = self.epochs * math.ceil(len(ids) / self.batch_size)
-        schedule = import_torch()[1].get_linear_schedule_with_warmup(optimiser, steps // 10, steps)
+        schedule = transformers.get_linear_schedule_with_warmup(optimiser, steps // 10, steps)
         lengths = [len(i) for i in ids]
         self.epoch_scores, self.epoch, best_state = [], self.epochs, None
         for epoch in range(1, self.epochs + 1):
