@@ -5,8 +5,10 @@ description names the holder. Creating a project is not atomic against a concurr
 every contender creates its own marker, waits for concurrent commits to land, then lists the
 markers: the lowest id holds the lock, every other contender deletes its marker and waits (up to
 push.lock_wait seconds) or fails in one line. A marker left by a push that died is taken over
-when its holder's process is gone (same machine) or it is older than push.lock_stale seconds
-(there is no heartbeat: a push running longer than that can be taken over; raise lock_stale).
+when its holder's process is gone (same machine), when it names this very process (a create request
+the client retried after the server had stored it: the lock is not re-entrant, so it is a leftover), or
+when it is older than push.lock_stale seconds (there is no heartbeat: a push running longer than that
+can be taken over; raise lock_stale).
 On PostgreSQL ids are not always committed in id order; the settle time covers that in practice.
 """
 
@@ -50,8 +52,9 @@ def _stale(marker: api.Marker, stale_after: float) -> bool:
     fields = _parse(marker.holder)
     pid = fields.get("pid", "")
     here = _parse(_machine())
-    if all(fields.get(k) == v for k, v in here.items()) and pid.isdigit() and not _running(int(pid)):
-        return True  # its push died on this machine
+    if all(fields.get(k) == v for k, v in here.items()) and pid.isdigit() and (
+            int(pid) == os.getpid() or not _running(int(pid))):
+        return True  # its push died on this machine, or it is this process's own leftover (a retried create)
     try:
         since = datetime.fromisoformat(fields.get("since", ""))
     except ValueError:
